@@ -1,0 +1,1 @@
+"""Load tests and benchmark scripts (run as `python -m loadtest.<name>`)."""

@@ -1,0 +1,1 @@
+"""photoserve control plane: HTTP, auth, credits, jobs, storage. Imports no model code."""

@@ -1,0 +1,73 @@
+"""Typed dependencies: the runtime, the calling account, the admin check."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from serve_app import accounts, keys
+from serve_app.accounts import Account
+from serve_app.errors import AdminDisabled, InvalidAdminToken, InvalidKey, MissingKey
+from serve_app.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def api_key_from(request: Request) -> str | None:
+    """One resolver for every header form: Bearer, x-api-key (any case), x-key."""
+    auth = request.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip() or None
+    return request.headers.get("x-api-key") or request.headers.get("x-key") or None
+
+
+async def current_account(request: Request, rt: RuntimeDep) -> Account:
+    api_key = api_key_from(request)
+    if api_key is None:
+        raise MissingKey("Send your API key as `Authorization: Bearer <key>` or `x-api-key`.")
+    account = await accounts.by_key(rt, api_key) if keys.looks_like_key(api_key) else None
+    if account is None or account.locked:
+        raise InvalidKey()
+    return account
+
+
+CurrentAccount = Annotated[Account, Depends(current_account)]
+
+
+def require_admin(request: Request, rt: RuntimeDep) -> None:
+    token = rt.settings.admin_token
+    if not token:
+        raise AdminDisabled("Set PHOTOSERVE_ADMIN_TOKEN to use the admin API.")
+    auth = request.headers.get("authorization", "")
+    given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+    if not given or not keys.same(given, token):
+        raise InvalidAdminToken()
+
+
+AdminOnly = Depends(require_admin)
+
+
+ModelStatus = Callable[[], Awaitable[dict[str, bool]]]
+# Set by the Serve Ingress replica. A module global, not app.state: Serve runs a deserialized
+# copy of the FastAPI app, while this module is shared by the replica and the routes.
+_model_status: ModelStatus | None = None
+
+
+def use_model_status(provider: ModelStatus | None) -> None:
+    global _model_status
+    _model_status = provider
+
+
+async def loaded_models(request: Request) -> dict[str, bool]:
+    provider = getattr(request.app.state, "model_status", None) or _model_status
+    return await provider() if provider else {}
+
+
+LoadedModels = Annotated[dict[str, bool], Depends(loaded_models)]

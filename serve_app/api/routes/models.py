@@ -1,0 +1,27 @@
+"""Which models this server has, and whether their weights are on disk and loaded."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from serve_app.api.deps import LoadedModels, RuntimeDep
+
+router = APIRouter(tags=["models"])
+
+
+@router.get("/v1/models")
+async def list_models(rt: RuntimeDep, loaded: LoadedModels) -> dict:
+    models = []
+    for spec in rt.catalog.specs.values():
+        models.append(
+            {
+                "name": spec.name,
+                "alias": spec.alias,
+                "operation": spec.operation,
+                "arch": spec.arch,
+                "scale": spec.scale,
+                "available": rt.catalog.available(spec),
+                "loaded": loaded.get(spec.name),
+            }
+        )
+    return {"ok": True, "models": models}

@@ -1,0 +1,75 @@
+"""The Ray Serve application: Ingress (FastAPI) + Dispatcher + one deployment per model family.
+
+    serve run configs/serve.cpu.yaml      # import_path: serve_app.app:app
+
+Model calls go through DeploymentHandles; the deployments' model code imports torch inside
+the replicas only, so building this graph needs no torch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from deployments.upscaler import Upscaler
+from serve_app.api.deps import use_model_status
+from serve_app.backends import UpscaleHandleBackend
+from serve_app.dispatcher import Dispatcher
+from serve_app.ingress import app as fastapi_app
+from serve_app.runtime import Runtime
+from serve_app.settings import get_settings
+
+log = logging.getLogger("photoserve.app")
+STATUS_TIMEOUT_S = 3.0
+
+
+@serve.deployment(name="Dispatcher", num_replicas=1, ray_actor_options={"num_cpus": 0.25})
+class DispatcherDeployment:
+    def __init__(self, upscaler: DeploymentHandle):
+        self.rt = Runtime.create(get_settings())
+        consumer = serve.get_replica_context().replica_id.unique_id
+        backends = {"upscale": UpscaleHandleBackend(upscaler)}
+        self.dispatcher = Dispatcher(self.rt, backends, consumer)
+        self.starting = asyncio.get_running_loop().create_task(self.dispatcher.start())
+
+    def check_health(self) -> None:
+        if self.starting.done() and (self.starting.exception() or not self.dispatcher.healthy()):
+            raise RuntimeError("dispatcher loop stopped")
+
+    async def status(self) -> dict:
+        return {"in_flight": len(self.dispatcher.tasks), "healthy": self.dispatcher.healthy()}
+
+    async def __del__(self):
+        await self.dispatcher.stop()
+        await self.rt.close()
+
+
+@serve.deployment(name="Ingress", max_ongoing_requests=1000)
+@serve.ingress(fastapi_app)
+class Ingress:
+    def __init__(self, upscaler: DeploymentHandle, dispatcher: DeploymentHandle):
+        self.upscaler = upscaler
+        self.dispatcher = dispatcher
+        use_model_status(self.model_status)
+
+    async def model_status(self) -> dict[str, bool]:
+        try:
+            status = await asyncio.wait_for(self.upscaler.status.remote(), STATUS_TIMEOUT_S)
+        except Exception:
+            log.warning("upscaler status unavailable", exc_info=True)
+            return {}
+        return {
+            **{name: True for name in status["loaded"]},
+            **dict.fromkeys(status["missing"], False),
+        }
+
+
+def build(args: dict | None = None):
+    upscaler = Upscaler.bind()
+    return Ingress.bind(upscaler=upscaler, dispatcher=DispatcherDeployment.bind(upscaler))
+
+
+app = build()

@@ -1,0 +1,47 @@
+"""How the dispatcher reaches a model: a backend streams events for one job's image.
+
+Events are dicts: {"progress": 0..1} as work advances, then {"image": HxWx3 uint8}.
+A failure the customer should see is raised as JobFailure with a job error code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class JobFailure(Exception):
+    def __init__(self, code: str, detail: str):
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class Backend(Protocol):
+    def stream(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]: ...
+
+
+def _cause_name(exc: BaseException) -> str:
+    cause = getattr(exc, "cause", None) or exc
+    return type(cause).__name__
+
+
+class UpscaleHandleBackend:
+    """Upscale through the Upscaler deployment's handle (streaming progress back)."""
+
+    def __init__(self, handle):
+        self.handle = handle.options(stream=True)
+
+    async def stream(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
+        response = self.handle.upscale.remote(
+            image, params["model"], params["out_width"], params["out_height"]
+        )
+        try:
+            async for event in response:
+                yield event
+        except Exception as exc:
+            if "ModelNotLoaded" in _cause_name(exc):
+                raise JobFailure("model_unavailable", "The model is not loaded.") from exc
+            raise

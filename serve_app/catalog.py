@@ -1,0 +1,71 @@
+"""The model catalog (configs/models.yaml, optionally overridden by a user file).
+
+Availability is decided by the weights file being on disk: the gateway can answer
+`model_unavailable` before any credit moves, without loading a network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    operation: str
+    arch: str
+    file: str
+    alias: str | None = None
+    scale: int = 1
+    sources: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+    def weights_path(self, weights_dir: Path) -> Path:
+        path = Path(self.file)
+        return path if path.is_absolute() else weights_dir / path
+
+
+def _read(path: Path | None) -> dict[str, dict]:
+    if path is None or not Path(path).exists():
+        return {}
+    return (yaml.safe_load(Path(path).read_text()) or {}).get("models") or {}
+
+
+def _spec(name: str, entry: dict) -> ModelSpec:
+    return ModelSpec(
+        name=name,
+        operation=entry["operation"],
+        arch=entry["arch"],
+        file=entry["file"],
+        alias=entry.get("alias"),
+        scale=int(entry.get("scale", 1)),
+        sources=tuple(entry.get("sources") or ()),
+    )
+
+
+class Catalog:
+    def __init__(self, specs: list[ModelSpec], weights_dir: Path):
+        self.specs = {spec.name: spec for spec in specs}
+        self.weights_dir = weights_dir
+
+    @classmethod
+    def load(cls, models_file: Path, user_file: Path | None, weights_dir: Path) -> Catalog:
+        entries = _read(models_file)
+        for name, entry in _read(user_file).items():
+            entries[name] = {**entries.get(name, {}), **entry}
+        return cls([_spec(name, entry) for name, entry in entries.items()], weights_dir)
+
+    def find(self, operation: str, name_or_alias: str) -> ModelSpec | None:
+        for spec in self.specs.values():
+            if spec.operation == operation and name_or_alias in (spec.name, spec.alias):
+                return spec
+        return None
+
+    def for_operation(self, operation: str) -> list[ModelSpec]:
+        return [spec for spec in self.specs.values() if spec.operation == operation]
+
+    def available(self, spec: ModelSpec) -> bool:
+        return spec.weights_path(self.weights_dir).is_file()

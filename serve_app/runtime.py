@@ -1,0 +1,42 @@
+"""Everything a request or the dispatcher needs, built once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from serve_app.catalog import Catalog
+from serve_app.keyspace import KeySpace
+from serve_app.plans import Plans
+from serve_app.redis_client import connect
+from serve_app.scripts import Scripts
+from serve_app.settings import Settings
+from serve_app.storage import LocalBlobStore
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    redis: Redis
+    keys: KeySpace
+    scripts: Scripts
+    blobs: LocalBlobStore
+    catalog: Catalog
+    plans: Plans
+
+    @classmethod
+    def create(cls, settings: Settings) -> Runtime:
+        redis = connect(settings)
+        return cls(
+            settings=settings,
+            redis=redis,
+            keys=KeySpace(settings.redis_prefix),
+            scripts=Scripts(redis),
+            blobs=LocalBlobStore(settings.blobs),
+            catalog=Catalog.load(settings.models_file, settings.user_models_file, settings.weights),
+            plans=Plans.load(settings.plans_file),
+        )
+
+    async def close(self) -> None:
+        await self.redis.aclose()

@@ -1,0 +1,65 @@
+"""Typed settings, read from the environment (prefix PHOTOSERVE_; a few bare names kept for
+convenience: REDIS_URL, HOST, PORT)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "configs"
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(f"PHOTOSERVE_{name}", name)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PHOTOSERVE_", extra="ignore", populate_by_name=True
+    )
+
+    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=_env("REDIS_URL"))
+    redis_prefix: str = "ps:"
+    redis_max_connections: int = 200
+    host: str = Field("127.0.0.1", validation_alias=_env("HOST"))
+    port: int = Field(8000, validation_alias=_env("PORT"))
+    public_base_url: str | None = None
+
+    data_dir: Path = Path(".photoserve")
+    blob_dir: Path | None = None
+    weights_dir: Path | None = None
+    models_file: Path = CONFIGS / "models.yaml"
+    user_models_file: Path | None = Field(None, validation_alias=AliasChoices("PHOTOSERVE_MODELS"))
+    plans_file: Path = CONFIGS / "plans.yaml"
+
+    admin_token: str | None = None
+    key_secret: str = "change-me"
+
+    max_image_bytes: int = 10 * 1024 * 1024
+    max_upscale_edge: int = 2048
+    max_output_edge: int = 8192
+    job_ttl_s: int = 7 * 24 * 3600
+    url_fetch_timeout_s: float = 10.0
+    url_max_redirects: int = 3
+    allow_private_urls: bool = False
+
+    dispatch_enabled: bool = True
+    dispatch_block_ms: int = 1000
+    dispatch_concurrency: int = 4
+
+    @property
+    def blobs(self) -> Path:
+        return (self.blob_dir or self.data_dir / "blobs").resolve()
+
+    @property
+    def weights(self) -> Path:
+        return (self.weights_dir or self.data_dir / "weights").resolve()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

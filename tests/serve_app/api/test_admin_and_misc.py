@@ -1,0 +1,90 @@
+"""Admin API, credits, models, health, and the envelope for routes that do not exist."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ADMIN_TOKEN
+from tests.serve_app.api.test_upscale_route import assert_error
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+async def test_create_account_returns_a_working_key_once(client, rt):
+    response = await client.post(
+        "/admin/accounts", headers=ADMIN, json={"credits": 100, "plan": "free"}
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["api_key"].startswith("ps_") and len(body["api_key"]) == 35
+    credits = await client.get("/v1/credits", headers={"x-api-key": body["api_key"]})
+    assert credits.json()["credits"]["total"] == 100
+    # the key itself is nowhere in Redis, only its keyed hash
+    for key in await rt.redis.keys(f"{rt.settings.redis_prefix}*"):
+        if await rt.redis.type(key) == "hash":
+            assert body["api_key"] not in (await rt.redis.hgetall(key)).values()
+        assert body["api_key"] not in key
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer wrong"}, {"x-api-key": ADMIN_TOKEN}]
+)
+async def test_admin_needs_the_admin_token(client, headers):
+    response = await client.post("/admin/accounts", headers=headers, json={"credits": 1})
+    assert_error(response, 401, "invalid_admin_token")
+
+
+async def test_customer_key_is_not_an_admin_token(client, auth):
+    response = await client.post("/admin/accounts", headers=auth, json={"credits": 1})
+    assert_error(response, 401, "invalid_admin_token")
+
+
+async def test_admin_disabled_without_a_token(client, rt):
+    rt.settings.admin_token = None
+    assert_error(
+        await client.post("/admin/accounts", headers=ADMIN, json={}), 403, "admin_disabled"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"credits": -1}, "invalid_parameter"),
+        ({"plan": "gold"}, "invalid_parameter"),
+        ({"credits": "many"}, "invalid_parameter"),
+    ],
+)
+async def test_admin_validation(client, body, code):
+    assert_error(await client.post("/admin/accounts", headers=ADMIN, json=body), 400, code)
+
+
+async def test_admin_invalid_json(client):
+    response = await client.post(
+        "/admin/accounts", headers={**ADMIN, "content-type": "application/json"}, content=b"{"
+    )
+    assert_error(response, 400, "invalid_json")
+
+
+async def test_models_lists_each_model_and_its_weights(client):
+    models = {m["alias"]: m for m in (await client.get("/v1/models")).json()["models"]}
+    assert set(models) == {"fast", "quality", "anime"}
+    assert models["fast"]["name"] == "realesr-animevideov3" and models["fast"]["available"] is True
+
+
+async def test_health(client):
+    assert (await client.get("/healthz")).json() == {"ok": True, "redis": "ok"}
+
+
+async def test_unknown_route_and_method_use_the_envelope(client, auth):
+    assert_error(await client.get("/v1/nothing-here", headers=auth), 404, "not_found")
+    assert_error(await client.delete("/v1/upscale", headers=auth), 405, "method_not_allowed")
+
+
+async def test_credits_need_a_key(client):
+    assert_error(await client.get("/v1/credits"), 401, "missing_key")
+
+
+async def test_openapi_documents_the_upload_forms(client):
+    spec = (await client.get("/openapi.json")).json()
+    content = spec["paths"]["/v1/upscale"]["post"]["requestBody"]["content"]
+    assert {"multipart/form-data", "application/json"} <= set(content)

@@ -1,0 +1,186 @@
+"""The dispatcher with the real network run in-process: lifecycle, failures, backpressure."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from serve_app import accounts, credits, images, jobs
+from serve_app.backends import JobFailure
+from serve_app.dispatcher import Dispatcher
+from serve_app.jobs import NewJob
+from tests.backends import FailingBackend, LocalUpscaleBackend
+from tests.conftest import wait_for
+from tests.photos import encode, photo, photo_bytes
+
+
+@pytest.fixture(scope="module")
+def local_backend(weights_dir):
+    return LocalUpscaleBackend(weights_dir)
+
+
+async def submit(rt, account_id, data: bytes, scale=4, fmt="png") -> NewJob:
+    info = images.inspect(data, 10_000_000, 2048)
+    params = {
+        "model": "realesr-animevideov3",
+        "scale": scale,
+        "size": None,
+        "out_width": info.width * scale,
+        "out_height": info.height * scale,
+        "output_format": fmt,
+        "cost": 1,
+    }
+    job = NewJob(account_id, "upscale", 1, params, "", info.width, info.height)
+    job.input_key = f"inputs/{job.job_id}.{info.format}"
+    await rt.blobs.put(job.input_key, data)
+    await jobs.submit(rt, job)
+    return job
+
+
+async def finished(rt, job_id):
+    async def check():
+        job = await jobs.load(rt, job_id)
+        return job if job["status"] in ("done", "failed") else None
+
+    return await wait_for(check)
+
+
+@pytest.fixture
+async def running(rt):
+    started = []
+
+    async def start(backend, **settings):
+        for key, value in settings.items():
+            setattr(rt.settings, key, value)
+        dispatcher = Dispatcher(rt, {"upscale": backend}, "test-consumer")
+        await dispatcher.start()
+        started.append(dispatcher)
+        return dispatcher
+
+    yield start
+    for dispatcher in started:
+        await dispatcher.stop()
+
+
+async def test_job_runs_to_done_and_result_is_the_networks_output(rt, running, local_backend):
+    account_id, _ = await accounts.create(rt, 10, "free")
+    image = photo("astronaut", 80)
+    job = await submit(rt, account_id, encode(image))
+    await running(local_backend)
+    done = await finished(rt, job.job_id)
+    assert done["status"] == "done" and done["progress"] == "100"
+    result = images.decode(await rt.blobs.get(done["result_key"])).rgb
+    direct = [e async for e in local_backend.stream(image, {"out_width": 320, "out_height": 320})][
+        -1
+    ]
+    assert np.array_equal(result, direct["image"])
+    assert await credits.balance(rt, account_id) == credits.Balance(9, 0)
+    assert await rt.redis.xpending(rt.keys.stream("upscale"), rt.keys.group) == {
+        "pending": 0,
+        "min": None,
+        "max": None,
+        "consumers": [],
+    }
+
+
+async def test_transparency_survives(rt, running, local_backend):
+    account_id, _ = await accounts.create(rt, 10, "free")
+    rgba = np.dstack([photo("astronaut", 32), np.tile(np.arange(32, dtype=np.uint8) * 8, (32, 1))])
+    job = await submit(rt, account_id, encode(rgba), scale=2)
+    await running(local_backend)
+    done = await finished(rt, job.job_id)
+    alpha = images.decode(await rt.blobs.get(done["result_key"])).alpha
+    assert alpha is not None and alpha.shape == (64, 64)
+    assert alpha[:, 0].mean() < 20 and alpha[:, -1].mean() > 230
+
+
+async def test_corrupt_pixels_fail_the_job_and_give_credits_back(rt, running, local_backend):
+    account_id, _ = await accounts.create(rt, 10, "free")
+    data = photo_bytes("coffee", size=128, fmt="JPEG")
+    job = await submit(rt, account_id, data[: len(data) // 2])
+    await running(local_backend)
+    failed = await finished(rt, job.job_id)
+    assert (failed["status"], failed["error_code"]) == ("failed", "corrupt_image")
+    assert await credits.balance(rt, account_id) == credits.Balance(10, 0)
+
+
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [
+        (RuntimeError("CUDA out of memory"), "error_inference"),
+        (JobFailure("model_unavailable", "not loaded"), "model_unavailable"),
+    ],
+)
+async def test_model_errors_fail_the_job_and_give_credits_back(rt, running, exc, code):
+    account_id, _ = await accounts.create(rt, 10, "free")
+    job = await submit(rt, account_id, photo_bytes(size=32))
+    await running(FailingBackend(exc))
+    failed = await finished(rt, job.job_id)
+    assert (failed["status"], failed["error_code"]) == ("failed", code)
+    assert "CUDA" not in failed["error_detail"]  # internals stay internal
+    assert await credits.balance(rt, account_id) == credits.Balance(10, 0)
+
+
+class GatedBackend:
+    """Reports half the work, then waits until the test lets it finish."""
+
+    def __init__(self):
+        self.gate = asyncio.Event()
+        self.started = 0
+
+    async def stream(self, image, params):
+        self.started += 1
+        yield {"progress": 0.5}
+        await self.gate.wait()
+        yield {"image": np.zeros((params["out_height"], params["out_width"], 3), np.uint8)}
+
+
+async def test_progress_is_reported_while_processing(rt, running):
+    account_id, _ = await accounts.create(rt, 10, "free")
+    job = await submit(rt, account_id, photo_bytes(size=16))
+    backend = GatedBackend()
+    await running(backend)
+
+    async def half_done():
+        stored = await jobs.load(rt, job.job_id)
+        return stored["status"] == "processing" and stored["progress"] == "50"
+
+    await wait_for(half_done)
+    backend.gate.set()
+    assert (await finished(rt, job.job_id))["progress"] == "100"
+
+
+async def test_pulls_no_more_than_its_slots(rt, running):
+    account_id, _ = await accounts.create(rt, 10, "free")
+    submitted = [await submit(rt, account_id, photo_bytes(size=16)) for _ in range(4)]
+    backend = GatedBackend()
+    await running(backend, dispatch_concurrency=1)
+    await wait_for(lambda: asyncio.sleep(0, backend.started == 1))
+    await asyncio.sleep(0.3)
+    pending = await rt.redis.xpending(rt.keys.stream("upscale"), rt.keys.group)
+    assert backend.started == 1 and pending["pending"] == 1
+    backend.gate.set()
+    for job in submitted:
+        assert (await finished(rt, job.job_id))["status"] == "done"
+
+
+async def test_duplicate_delivery_of_a_finished_job_is_skipped(rt, running, local_backend):
+    account_id, _ = await accounts.create(rt, 10, "free")
+    job = await submit(rt, account_id, photo_bytes(size=16))
+    dispatcher = await running(local_backend)
+    await finished(rt, job.job_id)
+    calls = local_backend.calls
+    await rt.redis.xadd(rt.keys.stream("upscale"), {"job_id": job.job_id})
+    await wait_for(lambda: _no_pending(rt))
+    assert local_backend.calls == calls
+    assert await credits.balance(rt, account_id) == credits.Balance(9, 0)
+    assert dispatcher.healthy()
+
+
+async def _no_pending(rt):
+    pending = await rt.redis.xpending(rt.keys.stream("upscale"), rt.keys.group)
+    length = await rt.redis.xlen(rt.keys.stream("upscale"))
+    info = await rt.redis.xinfo_groups(rt.keys.stream("upscale"))
+    return pending["pending"] == 0 and info[0]["last-delivered-id"] != "0-0" and length > 0

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from serve_app import keys
+
+
+def test_key_shape_and_uniqueness():
+    generated = {keys.generate_key() for _ in range(200)}
+    assert len(generated) == 200
+    for key in generated:
+        assert key.startswith("ps_") and len(key) == 35
+        assert all(c.isalnum() or c in "-_" for c in key[3:])
+
+
+def test_hash_is_keyed():
+    key = keys.generate_key()
+    assert keys.hash_key("secret-a", key) == keys.hash_key("secret-a", key)
+    assert keys.hash_key("secret-a", key) != keys.hash_key("secret-b", key)
+    assert key not in keys.hash_key("secret-a", key)
+
+
+def test_looks_like_key_refuses_garbage():
+    assert not keys.looks_like_key("")
+    assert not keys.looks_like_key("x" * 500)
+    assert not keys.looks_like_key("bad\nkey")

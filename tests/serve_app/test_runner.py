@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import stat
+
+from serve_app import local_state, runner
+from serve_app.settings import CONFIGS, Settings
+
+
+def test_serve_config_takes_host_and_port():
+    config = runner.serve_config(CONFIGS / "serve.cpu.yaml", "0.0.0.0", 9123)
+    assert config["http_options"] == {"host": "0.0.0.0", "port": 9123}
+    assert config["applications"][0]["import_path"] == "serve_app.app:app"
+
+
+def test_secrets_are_generated_once_and_private(tmp_path):
+    first, created = local_state.ensure_secrets(tmp_path)
+    second, created_again = local_state.ensure_secrets(tmp_path)
+    assert created and not created_again and first == second
+    mode = stat.S_IMODE((tmp_path / local_state.SECRETS_FILE).stat().st_mode)
+    assert mode == 0o600
+
+
+def test_environment_points_replicas_at_redis_and_data(tmp_path, monkeypatch):
+    monkeypatch.delenv("PHOTOSERVE_ADMIN_TOKEN", raising=False)
+    secrets, _ = local_state.ensure_secrets(tmp_path)
+    env = runner.environment(Settings(port=8123), tmp_path, secrets, "redis://127.0.0.1:1/0")
+    assert env["PHOTOSERVE_REDIS_URL"] == "redis://127.0.0.1:1/0"
+    assert env["PHOTOSERVE_DATA_DIR"] == str(tmp_path)
+    assert env["PHOTOSERVE_ADMIN_TOKEN"] == secrets["admin_token"]
+    assert env["PHOTOSERVE_PUBLIC_BASE_URL"] == "http://127.0.0.1:8123"
+
+
+def test_banner_tells_how_to_get_a_key(tmp_path):
+    text = runner.banner("http://127.0.0.1:8000", "adm_x", True, tmp_path)
+    assert "http://127.0.0.1:8000/docs" in text
+    assert "photoserve accounts create" in text and "adm_x" in text
+    assert "adm_x" not in runner.banner("http://127.0.0.1:8000", "adm_x", False, tmp_path)
