@@ -76,9 +76,10 @@ def cmd_weights_list(args) -> int:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="photoserve")
+    settings = _settings()
     root.add_argument(
         "--url",
-        default=os.environ.get("PHOTOSERVE_URL", "http://127.0.0.1:8000"),
+        default=os.environ.get("PHOTOSERVE_URL", f"http://{settings.host}:{settings.port}"),
         help="base URL of a running photoserve (admin commands)",
     )
     commands = root.add_subparsers(dest="command", required=True)

@@ -61,12 +61,20 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
                 return True
         except httpx.HTTPError:
             pass
         time.sleep(1)
     return False
+
+
+def cli_path() -> str:
+    path = Path(sys.executable).parent / "photoserve"
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def banner(url: str, admin_token: str, new_token: bool, data_dir: Path) -> str:
@@ -82,7 +90,7 @@ def banner(url: str, admin_token: str, new_token: bool, data_dir: Path) -> str:
             f"photoserve is up: {url}",
             f"  API docs:  {url}/docs",
             token_line,
-            "  get a key: photoserve accounts create --credits 100",
+            f"  get a key: {cli_path()} accounts create --credits 100",
             f"        or: curl -X POST {url}/admin/accounts"
             " -H 'Authorization: Bearer <admin token>'"
             " -H 'Content-Type: application/json' -d '{\"credits\": 100}'",

@@ -65,9 +65,11 @@ def use_model_status(provider: ModelStatus | None) -> None:
     _model_status = provider
 
 
-async def loaded_models(request: Request) -> dict[str, bool]:
+async def loaded_models(request: Request) -> dict[str, bool] | None:
+    """Model name -> loaded in a replica; None where this process has no model deployments
+    (plain uvicorn)."""
     provider = getattr(request.app.state, "model_status", None) or _model_status
-    return await provider() if provider else {}
+    return await provider() if provider else None
 
 
-LoadedModels = Annotated[dict[str, bool], Depends(loaded_models)]
+LoadedModels = Annotated[dict[str, bool] | None, Depends(loaded_models)]

@@ -66,7 +66,7 @@ def _wait_healthy(url, process, data_dir, timeout_s=240):
         if process.poll() is not None:
             pytest.fail("photoserve run exited:\n" + (data_dir / "run.log").read_text()[-4000:])
         try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

@@ -35,3 +35,12 @@ def test_banner_tells_how_to_get_a_key(tmp_path):
     assert "http://127.0.0.1:8000/docs" in text
     assert "photoserve accounts create" in text and "adm_x" in text
     assert "adm_x" not in runner.banner("http://127.0.0.1:8000", "adm_x", False, tmp_path)
+
+
+def test_cli_talks_to_the_configured_port(monkeypatch):
+    from serve_app.cli import parser
+
+    monkeypatch.delenv("PHOTOSERVE_URL", raising=False)
+    monkeypatch.setenv("PHOTOSERVE_PORT", "8123")
+    args = parser().parse_args(["accounts", "create", "--credits", "5"])
+    assert args.url == "http://127.0.0.1:8123" and args.credits == 5

@@ -3,16 +3,37 @@ from __future__ import annotations
 from fastapi import APIRouter
 from redis.exceptions import RedisError
 
-from serve_app.api.deps import RuntimeDep
+from serve_app.api.deps import LoadedModels, RuntimeDep
 from serve_app.responses import OrjsonResponse
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
-async def healthz(rt: RuntimeDep):
+async def _redis_ok(rt) -> bool:
     try:
         await rt.redis.ping()
     except (RedisError, OSError):
+        return False
+    return True
+
+
+@router.get("/healthz")
+async def healthz(rt: RuntimeDep):
+    """Liveness: this process answers and reaches Redis."""
+    if not await _redis_ok(rt):
         return OrjsonResponse({"ok": False, "redis": "unreachable"}, status_code=503)
     return OrjsonResponse({"ok": True, "redis": "ok"})
+
+
+@router.get("/readyz")
+async def readyz(rt: RuntimeDep, loaded: LoadedModels):
+    """Readiness: Redis answers and every model with weights on disk is loaded in a replica.
+    Under plain uvicorn (no model deployments) it is the same as /healthz."""
+    redis_ok = await _redis_ok(rt)
+    waiting = []
+    if loaded is not None:
+        available = [s.name for s in rt.catalog.specs.values() if rt.catalog.available(s)]
+        waiting = [name for name in available if not loaded.get(name)]
+    ready = redis_ok and not waiting
+    body = {"ok": ready, "redis": "ok" if redis_ok else "unreachable", "waiting_for": waiting}
+    return OrjsonResponse(body, status_code=200 if ready else 503)

@@ -21,7 +21,7 @@ async def list_models(rt: RuntimeDep, loaded: LoadedModels) -> dict:
                 "arch": spec.arch,
                 "scale": spec.scale,
                 "available": rt.catalog.available(spec),
-                "loaded": loaded.get(spec.name),
+                "loaded": None if loaded is None else loaded.get(spec.name, False),
             }
         )
     return {"ok": True, "models": models}

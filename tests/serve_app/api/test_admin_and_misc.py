@@ -88,3 +88,32 @@ async def test_openapi_documents_the_upload_forms(client):
     spec = (await client.get("/openapi.json")).json()
     content = spec["paths"]["/v1/upscale"]["post"]["requestBody"]["content"]
     assert {"multipart/form-data", "application/json"} <= set(content)
+
+
+async def test_readiness_waits_for_every_model_with_weights(rt):
+    import httpx
+
+    from serve_app.ingress import create_app
+
+    async def check(status):
+        async def provider():
+            return status
+
+        app = create_app(rt, model_status=provider)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            return await http.get("/readyz")
+
+    starting = await check({"realesr-animevideov3": True})
+    assert starting.status_code == 503
+    assert set(starting.json()["waiting_for"]) == {"realesrgan-x4plus", "realesrgan-x4plus-anime"}
+    ready = await check(
+        dict.fromkeys(
+            ["realesr-animevideov3", "realesrgan-x4plus", "realesrgan-x4plus-anime"], True
+        )
+    )
+    assert ready.status_code == 200 and ready.json()["waiting_for"] == []
+
+
+async def test_readiness_without_model_deployments_is_liveness(client):
+    assert (await client.get("/readyz")).json() == {"ok": True, "redis": "ok", "waiting_for": []}
