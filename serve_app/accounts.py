@@ -1,13 +1,17 @@
-"""Accounts and the key that opens each one."""
+"""Accounts and the key that opens each one (stored only as a keyed hash)."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
 
-from serve_app import clock
-from serve_app.keys import generate_key, hash_key
+from serve_app import credits as credit_buckets
+from serve_app.keys import generate_key, hash_key, same
 from serve_app.runtime import Runtime
+
+
+class AccountMissing(KeyError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -22,18 +26,21 @@ def new_account_id() -> str:
 
 
 async def create(rt: Runtime, credits: int, plan: str) -> tuple[str, str]:
-    """Create an account holding `credits`; returns (account_id, api_key). The key is not kept."""
+    """Create an account holding `credits` permanent credits; returns (account_id, api_key).
+    The key itself is not kept."""
     account_id = new_account_id()
     api_key = generate_key()
     key_hash = hash_key(rt.settings.key_secret, api_key)
     async with rt.redis.pipeline(transaction=True) as pipe:
         pipe.hset(
             rt.keys.account(account_id),
-            mapping={"plan": plan, "locked": 0, "created_at": clock.now(), "key_hash": key_hash},
+            mapping={"plan": plan, "locked": 0, "created_at": rt.clock(), "key_hash": key_hash},
         )
         pipe.set(rt.keys.api_key(key_hash), account_id)
-        pipe.hset(rt.keys.credits(account_id), mapping={"balance": credits, "held": 0})
+        pipe.zadd(rt.keys.accounts, {account_id: rt.clock()})
         await pipe.execute()
+    if credits > 0:
+        await credit_buckets.grant(rt, account_id, credits, "extra", note="account created")
     return account_id, api_key
 
 
@@ -42,8 +49,43 @@ async def by_key(rt: Runtime, api_key: str) -> Account | None:
     account_id = await rt.redis.get(rt.keys.api_key(key_hash))
     if account_id is None:
         return None
-    fields = await rt.redis.hmget(rt.keys.account(account_id), ["plan", "locked", "key_hash"])
-    plan, locked, stored_hash = fields
-    if plan is None or stored_hash != key_hash:
+    plan, locked, stored_hash = await rt.redis.hmget(
+        rt.keys.account(account_id), ["plan", "locked", "key_hash"]
+    )
+    if plan is None or stored_hash is None or not same(stored_hash, key_hash):
         return None
     return Account(account_id, plan, locked == "1")
+
+
+async def get(rt: Runtime, account_id: str) -> dict[str, str]:
+    fields = await rt.redis.hgetall(rt.keys.account(account_id))
+    if not fields:
+        raise AccountMissing(account_id)
+    fields.pop("key_hash", None)
+    return {"account_id": account_id, **fields}
+
+
+async def update(rt: Runtime, account_id: str, **fields) -> dict[str, str]:
+    await get(rt, account_id)
+    await rt.redis.hset(rt.keys.account(account_id), mapping=fields)
+    return await get(rt, account_id)
+
+
+async def rotate(rt: Runtime, account_id: str, old_key: str) -> str:
+    """A new key; the old one stops working at once. Returns the new key (shown once)."""
+    new_key = generate_key()
+    old_hash = hash_key(rt.settings.key_secret, old_key)
+    new_hash = hash_key(rt.settings.key_secret, new_key)
+    k = rt.keys
+    swapped = await rt.scripts.rotate(
+        keys=[k.account(account_id), k.api_key(old_hash), k.api_key(new_hash)],
+        args=[account_id, old_hash, new_hash, rt.clock()],
+    )
+    if not swapped:
+        raise AccountMissing(account_id)
+    return new_key
+
+
+def key_prefix(api_key: str) -> str:
+    """What may be shown of a key: its start and end."""
+    return f"{api_key[:7]}...{api_key[-4:]}"

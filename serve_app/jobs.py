@@ -74,25 +74,52 @@ def _flatten(fields: dict[str, Any]) -> list[Any]:
     return [item for pair in fields.items() for item in pair]
 
 
-async def submit(rt: Runtime, job: NewJob) -> int:
+STATS_TTL_S = 100 * 86400
+INDEX_KEEP_MS = 90 * 86400 * 1000
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """Where to record the submit's response for replays (see idempotency.py)."""
+
+    key: str
+    ttl_s: int
+    body: str
+
+
+async def submit(
+    rt: Runtime, job: NewJob, free_quota: int, size_label: str, idem: Idempotency | None = None
+) -> int:
     """Reserve the job's credits and enqueue it atomically; returns the credits remaining."""
-    now = clock.now()
+    now = rt.clock()
     k = rt.keys
+    day = clock.day(now)
     accepted, remaining = await rt.scripts.submit(
         keys=[
-            k.credits(job.account_id),
+            *k.credit_keys(job.account_id),
             k.hold(job.job_id),
             k.job(job.job_id),
             k.jobs(job.account_id),
             k.stream(job.operation),
+            k.stats(job.account_id, day),
+            idem.key if idem else k.idempotency(job.account_id, "-"),
         ],
         args=[
             job.account_id,
             job.job_id,
             job.cost,
             rt.settings.job_ttl_s,
-            int(now * 1000),
-            *_flatten(job.fields(now)),
+            clock.ms(now),
+            day,
+            free_quota,
+            clock.ms(clock.next_midnight(now)),
+            job.operation,
+            size_label,
+            idem.ttl_s if idem else 0,
+            idem.body if idem else "",
+            STATS_TTL_S,
+            INDEX_KEEP_MS,
+            *_flatten({**job.fields(now), "day": day, "size_label": size_label}),
         ],
     )
     if not accepted:
@@ -119,19 +146,41 @@ async def transition(
     )
 
 
-async def complete(rt: Runtime, job_id: str, account_id: str, **fields: Any) -> bool:
-    k = rt.keys
+async def first_report(rt: Runtime, job_id: str) -> bool:
+    """True for the one status response that first reports the job done (PND's
+    `deducted_this_call`); the credits themselves were captured when the job finished."""
+    return bool(await rt.redis.hsetnx(rt.keys.job(job_id), "reported_done", 1))
+
+
+async def complete(rt: Runtime, job: dict[str, str], **fields: Any) -> bool:
+    """processing -> done, capturing the job's credits in the same step."""
+    k, now = rt.keys, rt.clock()
+    account = job["account"]
     result = await rt.scripts.complete(
-        keys=[k.job(job_id), k.hold(job_id), k.credits(account_id)],
-        args=_flatten({"progress": 100, "completed_at": clock.now(), **fields}),
+        keys=[
+            k.job(job["job_id"]),
+            k.hold(job["job_id"]),
+            k.credits(account),
+            k.ledger(account),
+            k.stats(account, job.get("day") or clock.day(now)),
+        ],
+        args=[clock.ms(now), *_flatten({"progress": 100, "completed_at": now, **fields})],
     )
     return result == 1
 
 
-async def fail(rt: Runtime, job_id: str, account_id: str, code: str, detail: str) -> bool:
-    k = rt.keys
+async def fail(rt: Runtime, job: dict[str, str], code: str, detail: str) -> bool:
+    """-> failed (unless already finished), giving the job's credits back."""
+    k, now = rt.keys, rt.clock()
+    account = job["account"]
+    fields = {"error_code": code, "error_detail": detail, "completed_at": now}
     result = await rt.scripts.fail(
-        keys=[k.job(job_id), k.hold(job_id), k.credits(account_id)],
-        args=_flatten({"error_code": code, "error_detail": detail, "completed_at": clock.now()}),
+        keys=[
+            k.job(job["job_id"]),
+            k.hold(job["job_id"]),
+            *k.credit_keys(account),
+            k.stats(account, job.get("day") or clock.day(now)),
+        ],
+        args=[job["job_id"], clock.ms(now), *_flatten(fields)],
     )
     return result == 1

@@ -12,11 +12,33 @@ class KeySpace:
     def account(self, account_id: str) -> str:
         return f"{self.prefix}account:{account_id}"
 
+    @property
+    def accounts(self) -> str:
+        return f"{self.prefix}accounts"
+
     def api_key(self, key_hash: str) -> str:
         return f"{self.prefix}key:{key_hash}"
 
     def credits(self, account_id: str) -> str:
         return f"{self.prefix}credits:{account_id}"
+
+    def grants(self, account_id: str) -> str:
+        return f"{self.prefix}grants:{account_id}"
+
+    def grant_balances(self, account_id: str) -> str:
+        return f"{self.prefix}grantbal:{account_id}"
+
+    def ledger(self, account_id: str) -> str:
+        return f"{self.prefix}ledger:{account_id}"
+
+    def credit_keys(self, account_id: str) -> list[str]:
+        """C, G, B, L as the credit scripts expect them."""
+        return [
+            self.credits(account_id),
+            self.grants(account_id),
+            self.grant_balances(account_id),
+            self.ledger(account_id),
+        ]
 
     def hold(self, job_id: str) -> str:
         return f"{self.prefix}hold:{job_id}"
@@ -27,8 +49,17 @@ class KeySpace:
     def jobs(self, account_id: str) -> str:
         return f"{self.prefix}jobs:{account_id}"
 
+    def stats(self, account_id: str, day: str) -> str:
+        return f"{self.prefix}stats:{account_id}:{day}"
+
     def stream(self, operation: str) -> str:
         return f"{self.prefix}stream:{operation}"
+
+    def idempotency(self, account_id: str, key: str) -> str:
+        return f"{self.prefix}idem:{account_id}:{key}"
+
+    def rate(self, subject: str, rate_class: str) -> str:
+        return f"{self.prefix}rl:{subject}:{rate_class}"
 
     @property
     def group(self) -> str:

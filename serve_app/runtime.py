@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from serve_app import clock
 from serve_app.catalog import Catalog
 from serve_app.keyspace import KeySpace
 from serve_app.plans import Plans
@@ -24,6 +26,7 @@ class Runtime:
     blobs: LocalBlobStore
     catalog: Catalog
     plans: Plans
+    clock: Callable[[], float] = field(default=clock.now)
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:

@@ -36,6 +36,10 @@ class UpscalePlan:
     def params(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def size_label(self) -> str:
+        return self.size or f"x{self.scale}"
+
 
 def parse_size(value: Any) -> str:
     text = str(value).strip().upper()

@@ -77,7 +77,7 @@ async def client(rt):
 @pytest.fixture
 async def account(rt) -> tuple[str, str]:
     """(account_id, api_key) holding 100 credits."""
-    return await accounts.create(rt, 100, "free")
+    return await accounts.create(rt, 100, "enterprise")
 
 
 @pytest.fixture
@@ -94,3 +94,16 @@ async def wait_for(predicate, timeout_s: float = 30.0, interval_s: float = 0.05)
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError("condition not met in time")
         await asyncio.sleep(interval_s)
+
+
+async def money(rt, account_id: str, plan: str = "enterprise") -> tuple[int, int]:
+    """(credits available, credits held) of an account."""
+    from serve_app import credits
+
+    balance = await credits.balance(rt, account_id, plan)
+    return balance.total, balance.held
+
+
+def ref(job) -> dict[str, str]:
+    """The fields of a stored job that jobs.complete / jobs.fail need."""
+    return {"job_id": job.job_id, "account": job.account_id}

@@ -1,4 +1,5 @@
-"""Typed dependencies: the runtime, the calling account, the admin check."""
+"""Typed dependencies: the runtime, the calling account (rate-limited per endpoint class),
+the admin check."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from serve_app import accounts, keys
+from serve_app import accounts, keys, ratelimit
 from serve_app.accounts import Account
 from serve_app.errors import AdminDisabled, InvalidAdminToken, InvalidKey, MissingKey
 from serve_app.runtime import Runtime
+
+DEFAULT_PLAN = "free"
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -28,17 +31,54 @@ def api_key_from(request: Request) -> str | None:
     return request.headers.get("x-api-key") or request.headers.get("x-key") or None
 
 
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _auth_failed(request: Request, rt: Runtime) -> None:
+    """Count a failed authentication against the caller's IP: key guessing gets throttled."""
+    limit = rt.plans.anonymous_limits.get("auth")
+    if limit:
+        state = await ratelimit.hit(rt, f"ip:{client_ip(request)}", "auth", limit, "anonymous")
+        if not state.allowed:
+            raise ratelimit.exceeded(state)
+
+
 async def current_account(request: Request, rt: RuntimeDep) -> Account:
     api_key = api_key_from(request)
     if api_key is None:
+        await _auth_failed(request, rt)
         raise MissingKey("Send your API key as `Authorization: Bearer <key>` or `x-api-key`.")
     account = await accounts.by_key(rt, api_key) if keys.looks_like_key(api_key) else None
     if account is None or account.locked:
+        await _auth_failed(request, rt)
         raise InvalidKey()
     return account
 
 
 CurrentAccount = Annotated[Account, Depends(current_account)]
+
+
+def _rate_limited(rate_class: str):
+    async def dependency(request: Request, account: CurrentAccount, rt: RuntimeDep) -> Account:
+        plan = rt.plans.get(account.plan if rt.plans.exists(account.plan) else DEFAULT_PLAN)
+        limit = plan.limit(rate_class)
+        if limit:
+            state = await ratelimit.hit(rt, account.id, rate_class, limit, plan.name)
+            request.state.rate_headers = state.headers()
+            if not state.allowed:
+                raise ratelimit.exceeded(state)
+        return account
+
+    return Annotated[Account, Depends(dependency)]
+
+
+UploadAccount = _rate_limited("upload")
+StatusAccount = _rate_limited("status")
+ResultAccount = _rate_limited("result")
+CreditsAccount = _rate_limited("credits")
+RotateAccount = _rate_limited("rotate")
+WebhookAccount = _rate_limited("webhook")
 
 
 def require_admin(request: Request, rt: RuntimeDep) -> None:

@@ -6,6 +6,7 @@ with a direct call of the Upscaler deployment through its handle.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -75,14 +76,25 @@ def _wait_healthy(url, process, data_dir, timeout_s=240):
 
 
 @pytest.fixture(scope="session")
-def key(service) -> str:
+def customer(service) -> dict:
     response = httpx.post(
         f"{service['url']}/admin/accounts",
         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
         json={"credits": 100, "plan": "free"},
     )
     assert response.status_code == 201, response.text
-    return response.json()["api_key"]
+    return response.json()
+
+
+@pytest.fixture(scope="session")
+def key(customer) -> str:
+    return customer["api_key"]
+
+
+def cli(service, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PHOTOSERVE_ADMIN_TOKEN": ADMIN_TOKEN}
+    command = [sys.executable, "-m", "serve_app.cli", "--url", service["url"], *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
 
 
 def direct_upscale(image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -149,16 +161,20 @@ def test_bad_input_through_serve_is_an_envelope_not_a_500(service, key):
 
 
 def test_cli_creates_an_account_through_the_admin_api(service):
-    env = {**os.environ, "PHOTOSERVE_ADMIN_TOKEN": ADMIN_TOKEN}
-    command = [sys.executable, "-m", "serve_app.cli", "--url", service["url"]]
-    command += ["accounts", "create", "--credits", "7"]
-    out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    out = cli(service, "accounts", "create", "--credits", "7", "--plan", "enterprise")
     assert out.returncode == 0, out.stderr
-    import json
-
     key = json.loads(out.stdout)["api_key"]
-    credits = httpx.get(f"{service['url']}/v1/credits", headers={"x-api-key": key}).json()
-    assert credits["credits"]["total"] == 7
+    response = httpx.get(f"{service['url']}/v1/credits", headers={"x-api-key": key})
+    assert response.json()["credits"]["total"] == 7
+    assert response.headers["x-ratelimit-limit"] == "600"  # enterprise credits class
+
+
+def test_cli_audit_is_clean_after_a_job(service, customer):
+    test_fast_x4_of_a_real_photo_end_to_end(service, customer["api_key"])
+    out = cli(service, "credits", "audit", customer["account_id"])
+    assert out.returncode == 0 and "ledger audit: clean" in out.stdout, out.stdout + out.stderr
+    ledger = json.loads(cli(service, "credits", "ledger", customer["account_id"]).stdout)
+    assert [e["type"] for e in ledger["entries"]][:2] == ["capture", "reserve"]
 
 
 def test_sigterm_stops_everything_it_started(service, key):

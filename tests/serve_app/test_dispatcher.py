@@ -7,12 +7,12 @@ import asyncio
 import numpy as np
 import pytest
 
-from serve_app import accounts, credits, images, jobs
+from serve_app import accounts, images, jobs
 from serve_app.backends import JobFailure
 from serve_app.dispatcher import Dispatcher
 from serve_app.jobs import NewJob
 from tests.backends import FailingBackend, LocalUpscaleBackend
-from tests.conftest import wait_for
+from tests.conftest import money, wait_for
 from tests.photos import encode, photo, photo_bytes
 
 
@@ -35,7 +35,7 @@ async def submit(rt, account_id, data: bytes, scale=4, fmt="png") -> NewJob:
     job = NewJob(account_id, "upscale", 1, params, "", info.width, info.height)
     job.input_key = f"inputs/{job.job_id}.{info.format}"
     await rt.blobs.put(job.input_key, data)
-    await jobs.submit(rt, job)
+    await jobs.submit(rt, job, 0, "x2")
     return job
 
 
@@ -65,7 +65,7 @@ async def running(rt):
 
 
 async def test_job_runs_to_done_and_result_is_the_networks_output(rt, running, local_backend):
-    account_id, _ = await accounts.create(rt, 10, "free")
+    account_id, _ = await accounts.create(rt, 10, "enterprise")
     image = photo("astronaut", 80)
     job = await submit(rt, account_id, encode(image))
     await running(local_backend)
@@ -76,7 +76,7 @@ async def test_job_runs_to_done_and_result_is_the_networks_output(rt, running, l
         -1
     ]
     assert np.array_equal(result, direct["image"])
-    assert await credits.balance(rt, account_id) == credits.Balance(9, 0)
+    assert await money(rt, account_id) == (9, 0)
     assert await rt.redis.xpending(rt.keys.stream("upscale"), rt.keys.group) == {
         "pending": 0,
         "min": None,
@@ -86,7 +86,7 @@ async def test_job_runs_to_done_and_result_is_the_networks_output(rt, running, l
 
 
 async def test_transparency_survives(rt, running, local_backend):
-    account_id, _ = await accounts.create(rt, 10, "free")
+    account_id, _ = await accounts.create(rt, 10, "enterprise")
     rgba = np.dstack([photo("astronaut", 32), np.tile(np.arange(32, dtype=np.uint8) * 8, (32, 1))])
     job = await submit(rt, account_id, encode(rgba), scale=2)
     await running(local_backend)
@@ -97,13 +97,13 @@ async def test_transparency_survives(rt, running, local_backend):
 
 
 async def test_corrupt_pixels_fail_the_job_and_give_credits_back(rt, running, local_backend):
-    account_id, _ = await accounts.create(rt, 10, "free")
+    account_id, _ = await accounts.create(rt, 10, "enterprise")
     data = photo_bytes("coffee", size=128, fmt="JPEG")
     job = await submit(rt, account_id, data[: len(data) // 2])
     await running(local_backend)
     failed = await finished(rt, job.job_id)
     assert (failed["status"], failed["error_code"]) == ("failed", "corrupt_image")
-    assert await credits.balance(rt, account_id) == credits.Balance(10, 0)
+    assert await money(rt, account_id) == (10, 0)
 
 
 @pytest.mark.parametrize(
@@ -114,13 +114,13 @@ async def test_corrupt_pixels_fail_the_job_and_give_credits_back(rt, running, lo
     ],
 )
 async def test_model_errors_fail_the_job_and_give_credits_back(rt, running, exc, code):
-    account_id, _ = await accounts.create(rt, 10, "free")
+    account_id, _ = await accounts.create(rt, 10, "enterprise")
     job = await submit(rt, account_id, photo_bytes(size=32))
     await running(FailingBackend(exc))
     failed = await finished(rt, job.job_id)
     assert (failed["status"], failed["error_code"]) == ("failed", code)
     assert "CUDA" not in failed["error_detail"]  # internals stay internal
-    assert await credits.balance(rt, account_id) == credits.Balance(10, 0)
+    assert await money(rt, account_id) == (10, 0)
 
 
 class GatedBackend:
@@ -138,7 +138,7 @@ class GatedBackend:
 
 
 async def test_progress_is_reported_while_processing(rt, running):
-    account_id, _ = await accounts.create(rt, 10, "free")
+    account_id, _ = await accounts.create(rt, 10, "enterprise")
     job = await submit(rt, account_id, photo_bytes(size=16))
     backend = GatedBackend()
     await running(backend)
@@ -153,7 +153,7 @@ async def test_progress_is_reported_while_processing(rt, running):
 
 
 async def test_pulls_no_more_than_its_slots(rt, running):
-    account_id, _ = await accounts.create(rt, 10, "free")
+    account_id, _ = await accounts.create(rt, 10, "enterprise")
     submitted = [await submit(rt, account_id, photo_bytes(size=16)) for _ in range(4)]
     backend = GatedBackend()
     await running(backend, dispatch_concurrency=1)
@@ -167,7 +167,7 @@ async def test_pulls_no_more_than_its_slots(rt, running):
 
 
 async def test_duplicate_delivery_of_a_finished_job_is_skipped(rt, running, local_backend):
-    account_id, _ = await accounts.create(rt, 10, "free")
+    account_id, _ = await accounts.create(rt, 10, "enterprise")
     job = await submit(rt, account_id, photo_bytes(size=16))
     dispatcher = await running(local_backend)
     await finished(rt, job.job_id)
@@ -175,7 +175,7 @@ async def test_duplicate_delivery_of_a_finished_job_is_skipped(rt, running, loca
     await rt.redis.xadd(rt.keys.stream("upscale"), {"job_id": job.job_id})
     await wait_for(lambda: _no_pending(rt))
     assert local_backend.calls == calls
-    assert await credits.balance(rt, account_id) == credits.Balance(9, 0)
+    assert await money(rt, account_id) == (9, 0)
     assert dispatcher.healthy()
 
 

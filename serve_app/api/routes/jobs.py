@@ -7,7 +7,7 @@ from starlette.responses import FileResponse
 
 from serve_app import jobs
 from serve_app.accounts import Account
-from serve_app.api.deps import CurrentAccount, RuntimeDep
+from serve_app.api.deps import ResultAccount, RuntimeDep, StatusAccount
 from serve_app.errors import JobFailed, JobNotFound, NotReady, NotYourJob
 from serve_app.jobs import JobStatus
 from serve_app.responses import OrjsonResponse
@@ -31,13 +31,16 @@ def base_url(request: Request, rt: Runtime) -> str:
 
 
 @router.get("/v1/jobs/{job_id}")
-async def get_job(job_id: str, request: Request, account: CurrentAccount, rt: RuntimeDep):
+async def get_job(job_id: str, request: Request, account: StatusAccount, rt: RuntimeDep):
     job = await owned_job(rt, account, job_id)
-    return OrjsonResponse(job_body(job, base_url(request, rt)))
+    body = job_body(job, base_url(request, rt))
+    if job["status"] == JobStatus.DONE:
+        body["deducted_this_call"] = await jobs.first_report(rt, job_id)
+    return OrjsonResponse(body)
 
 
 @router.get("/v1/jobs/{job_id}/download")
-async def download(job_id: str, account: CurrentAccount, rt: RuntimeDep, download: bool = False):
+async def download(job_id: str, account: ResultAccount, rt: RuntimeDep, download: bool = False):
     job = await owned_job(rt, account, job_id)
     if job["status"] == JobStatus.FAILED:
         raise JobFailed(f"The job failed ({job.get('error_code')}); there is no result.")

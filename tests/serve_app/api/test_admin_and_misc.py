@@ -18,7 +18,8 @@ async def test_create_account_returns_a_working_key_once(client, rt):
     body = response.json()
     assert body["api_key"].startswith("ps_") and len(body["api_key"]) == 35
     credits = await client.get("/v1/credits", headers={"x-api-key": body["api_key"]})
-    assert credits.json()["credits"]["total"] == 100
+    # 100 permanent credits plus the free plan's 3 a day
+    assert credits.json()["credits"] == {"sub": 0, "extra": 100, "free_today": 3, "total": 103}
     # the key itself is nowhere in Redis, only its keyed hash
     for key in await rt.redis.keys(f"{rt.settings.redis_prefix}*"):
         if await rt.redis.type(key) == "hash":

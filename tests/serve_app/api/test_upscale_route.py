@@ -7,10 +7,10 @@ import base64
 import httpx
 import pytest
 
-from serve_app import accounts, credits, jobs
+from serve_app import accounts, jobs
 from serve_app.ingress import create_app
 from serve_app.runtime import Runtime
-from tests.conftest import make_settings
+from tests.conftest import make_settings, money
 from tests.photos import photo_bytes
 
 PNG = photo_bytes("astronaut", size=64)
@@ -132,13 +132,13 @@ async def test_locked_account_is_invalid_key(client, rt, account, auth):
 
 
 async def test_out_of_credits_says_what_remains_and_stores_nothing(client, rt):
-    account_id, key = await accounts.create(rt, 1, "free")
+    account_id, key = await accounts.create(rt, 1, "enterprise")
     response = await client.post(
         "/v1/upscale", headers={"x-key": key}, files={"image": ("a.png", PNG)}, data={"size": "4K"}
     )
     body = assert_error(response, 402, "out_of_credits")
     assert (body["remaining"], body["cost"]) == (1, 4)
-    assert await credits.balance(rt, account_id) == credits.Balance(1, 0)
+    assert await money(rt, account_id) == (1, 0)
     assert not list((rt.blobs.root / "inputs").glob("*"))
 
 
@@ -149,7 +149,7 @@ async def test_model_without_weights_is_503_before_credits_move(
     empty.mkdir()
     rt = Runtime.create(make_settings(redis_server, tmp_path, empty))
     try:
-        account_id, key = await accounts.create(rt, 5, "free")
+        account_id, key = await accounts.create(rt, 5, "enterprise")
         transport = httpx.ASGITransport(app=create_app(rt), raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
             response = await http.post(
@@ -158,6 +158,6 @@ async def test_model_without_weights_is_503_before_credits_move(
             assert_error(response, 503, "model_unavailable")
             models = (await http.get("/v1/models")).json()["models"]
             assert models and not any(m["available"] for m in models)
-        assert await credits.balance(rt, account_id) == credits.Balance(5, 0)
+        assert await money(rt, account_id) == (5, 0)
     finally:
         await rt.close()
