@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -70,6 +71,7 @@ class Upscaler:
 
     def status(self) -> dict[str, Any]:
         return {
+            "pid": os.getpid(),
             "loaded": sorted(self.networks),
             "missing": self.missing,
             "device": self.device.kind,

@@ -10,40 +10,78 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from deployments.upscaler import Upscaler
+from serve_app import maintenance
 from serve_app.api.deps import use_model_status
 from serve_app.backends import UpscaleHandleBackend
 from serve_app.dispatcher import Dispatcher
 from serve_app.ingress import app as fastapi_app
 from serve_app.runtime import Runtime
 from serve_app.settings import get_settings
+from serve_app.webhook_worker import WebhookWorker
 
 log = logging.getLogger("photoserve.app")
 STATUS_TIMEOUT_S = 3.0
 
 
-@serve.deployment(name="Dispatcher", num_replicas=1, ray_actor_options={"num_cpus": 0.25})
+@serve.deployment(
+    name="Dispatcher",
+    num_replicas=1,
+    ray_actor_options={"num_cpus": 0.25},
+    graceful_shutdown_timeout_s=30,
+)
 class DispatcherDeployment:
+    """Runs jobs (Dispatcher), delivers webhooks (WebhookWorker) and keeps house."""
+
     def __init__(self, upscaler: DeploymentHandle):
-        self.rt = Runtime.create(get_settings())
+        settings = get_settings()
+        self.rt = Runtime.create(settings)
         consumer = serve.get_replica_context().replica_id.unique_id
         backends = {"upscale": UpscaleHandleBackend(upscaler)}
         self.dispatcher = Dispatcher(self.rt, backends, consumer)
-        self.starting = asyncio.get_running_loop().create_task(self.dispatcher.start())
+        base_url = settings.public_base_url or f"http://{settings.host}:{settings.port}"
+        self.webhooks = WebhookWorker(self.rt, consumer, base_url)
+        loop = asyncio.get_running_loop()
+        self.starting = loop.create_task(self._start())
+        self.housekeeping = loop.create_task(self._keep_house([*backends]))
+
+    async def _start(self) -> None:
+        await self.dispatcher.start()
+        await self.webhooks.start()
+
+    async def _keep_house(self, operations: list[str]) -> None:
+        while True:
+            await asyncio.sleep(self.rt.settings.sweep_interval_s)
+            streams = [self.rt.keys.stream(op) for op in operations] + [self.rt.keys.webhooks]
+            await maintenance.run_once(self.rt, streams)
 
     def check_health(self) -> None:
-        if self.starting.done() and (self.starting.exception() or not self.dispatcher.healthy()):
-            raise RuntimeError("dispatcher loop stopped")
+        if not self.starting.done():
+            return
+        if (
+            self.starting.exception()
+            or not self.dispatcher.healthy()
+            or not self.webhooks.healthy()
+        ):
+            raise RuntimeError("dispatcher loops stopped")
 
     async def status(self) -> dict:
-        return {"in_flight": len(self.dispatcher.tasks), "healthy": self.dispatcher.healthy()}
+        return {
+            "pid": os.getpid(),
+            "in_flight": len(self.dispatcher.in_flight),
+            "healthy": self.dispatcher.healthy(),
+        }
 
     async def __del__(self):
+        # Serve's graceful shutdown: stop reading, finish or hand back in-flight jobs.
+        self.housekeeping.cancel()
         await self.dispatcher.stop()
+        await self.webhooks.stop()
         await self.rt.close()
 
 

@@ -45,3 +45,29 @@ class UpscaleHandleBackend:
             if "ModelNotLoaded" in _cause_name(exc):
                 raise JobFailure("model_unavailable", "The model is not loaded.") from exc
             raise
+
+
+# Failures of the machinery rather than of the job: the replica died, was being replaced, or
+# could not be reached. Worth another try once Serve has a replica again.
+_RETRYABLE = {
+    "RayActorError",
+    "ActorDiedError",
+    "ActorUnavailableError",
+    "ActorUnschedulableError",
+    "WorkerCrashedError",
+    "NodeDiedError",
+    "ObjectLostError",
+    "OwnerDiedError",
+    "BackPressureError",
+    "DeploymentUnavailableError",
+    "RequestCancelledError",
+    "ReplicaUnavailableError",
+}
+
+
+def is_retryable(exc: BaseException) -> bool:
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    cause = getattr(exc, "cause", None)
+    if cause is not None:
+        names |= {cls.__name__ for cls in type(cause).__mro__}
+    return bool(names & _RETRYABLE)

@@ -1,9 +1,13 @@
-"""The dispatcher: pulls jobs from the Redis Streams consumer group, runs them on a model
-backend, stores the result, and finishes the job (capturing or releasing its credits).
+"""The dispatcher: pulls jobs from the Redis Streams consumer group and runs them.
 
-An entry is acknowledged only after the job's outcome is stored, so a crash anywhere before
-that leaves it pending in the group, to be delivered again. It pulls no more entries than it
-has free slots: waiting work stays in Redis, never in process memory.
+- An entry is acknowledged only after the job's outcome is stored (execution.JobRunner), so a
+  crash anywhere before that leaves it pending in the group.
+- It pulls no more entries than it has free slots: waiting work stays in Redis.
+- Entries pending longer than `claim_idle_s` belong to a dead consumer and are claimed again
+  (XAUTOCLAIM); the dispatcher keeps its own in-flight entries fresh (XCLAIM JUSTID) so a
+  long job is never taken from a live consumer.
+- `stop()` stops reading, lets in-flight jobs finish for `shutdown_grace_s`, and hands the
+  rest back to the queue.
 """
 
 from __future__ import annotations
@@ -11,20 +15,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from typing import Any
+from dataclasses import dataclass
 
-import orjson
 from redis.exceptions import RedisError, ResponseError
 
-from serve_app import images, jobs
-from serve_app.backends import Backend, JobFailure
-from serve_app.jobs import FINISHED, JobStatus
+from serve_app.backends import Backend
+from serve_app.execution import JobRunner
 from serve_app.runtime import Runtime
-from serve_app.storage import BlobNotFound
 
 log = logging.getLogger("photoserve.dispatcher")
-PROGRESS_INTERVAL_S = 0.25
+
+
+@dataclass
+class InFlight:
+    operation: str
+    stream: str
+    entry_id: str
+    job_id: str
+    task: asyncio.Task | None = None
 
 
 class Dispatcher:
@@ -32,33 +40,52 @@ class Dispatcher:
         self.rt = rt
         self.backends = backends
         self.consumer = consumer
+        self.runner = JobRunner(rt, backends)
         self.slots = asyncio.Semaphore(rt.settings.dispatch_concurrency)
-        self.tasks: set[asyncio.Task] = set()
+        self.in_flight: dict[str, InFlight] = {}
         self.loops: list[asyncio.Task] = []
         self.stopping = asyncio.Event()
 
+    @property
+    def tasks(self) -> set[asyncio.Task]:
+        return {item.task for item in self.in_flight.values() if item.task}
+
     async def start(self) -> None:
         for operation in self.backends:
-            await self._ensure_group(operation)
+            await ensure_group(self.rt, self.rt.keys.stream(operation))
             self.loops.append(asyncio.create_task(self._consume(operation)))
+            self.loops.append(asyncio.create_task(self._reclaim(operation)))
+        self.loops.append(asyncio.create_task(self._heartbeat()))
+
+    def healthy(self) -> bool:
+        return all(not loop.done() for loop in self.loops)
 
     async def stop(self) -> None:
         self.stopping.set()
         for loop in self.loops:
             loop.cancel()
-        await asyncio.gather(*self.loops, *self.tasks, return_exceptions=True)
+        await asyncio.gather(*self.loops, return_exceptions=True)
+        pending = self.tasks
+        if pending:
+            await asyncio.wait(pending, timeout=self.rt.settings.shutdown_grace_s)
+        await self._hand_back()
 
-    def healthy(self) -> bool:
-        return all(not loop.done() for loop in self.loops)
-
-    async def _ensure_group(self, operation: str) -> None:
-        try:
-            await self.rt.redis.xgroup_create(
-                self.rt.keys.stream(operation), self.rt.keys.group, id="0", mkstream=True
-            )
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+    async def _hand_back(self) -> None:
+        for item in list(self.in_flight.values()):
+            if item.task and not item.task.done():
+                item.task.cancel()
+                await asyncio.gather(item.task, return_exceptions=True)
+            with contextlib.suppress(RedisError, OSError):
+                await self.rt.scripts.requeue(
+                    keys=[
+                        self.rt.keys.job(item.job_id),
+                        item.stream,
+                        self.rt.keys.depth(item.operation),
+                    ],
+                    args=[self.rt.keys.group, item.entry_id, item.job_id],
+                )
+                log.info("job %s handed back to the queue", item.job_id)
+            self.in_flight.pop(item.entry_id, None)
 
     async def _consume(self, operation: str) -> None:
         stream = self.rt.keys.stream(operation)
@@ -75,7 +102,7 @@ class Dispatcher:
             except (RedisError, OSError) as exc:
                 self.slots.release()
                 log.warning("reading %s failed (%s); retrying", stream, exc)
-                await self._recover_group(operation)
+                await self._recover_group(stream)
                 continue
             entries = [entry for _, batch in reply or [] for entry in batch]
             if not entries:
@@ -84,106 +111,74 @@ class Dispatcher:
             entry_id, fields = entries[0]
             self._spawn(operation, stream, entry_id, fields.get("job_id", ""))
 
-    async def _recover_group(self, operation: str) -> None:
+    async def _reclaim(self, operation: str) -> None:
+        """Claim entries a dead consumer left pending, as slots allow."""
+        stream, cursor = self.rt.keys.stream(operation), "0-0"
+        idle_ms = int(self.rt.settings.claim_idle_s * 1000)
+        while not self.stopping.is_set():
+            await asyncio.sleep(self.rt.settings.reclaim_interval_s)
+            free = self.rt.settings.dispatch_concurrency - len(self.in_flight)
+            if free <= 0:
+                continue
+            try:
+                reply = await self.rt.redis.xautoclaim(
+                    stream, self.rt.keys.group, self.consumer, idle_ms, start_id=cursor, count=free
+                )
+            except (RedisError, OSError) as exc:
+                log.warning("reclaiming on %s failed (%s)", stream, exc)
+                await self._recover_group(stream)
+                continue
+            cursor, claimed = reply[0], reply[1]
+            for entry_id, fields in claimed:
+                if entry_id in self.in_flight or not fields:
+                    continue
+                log.info(
+                    "claimed entry %s (job %s) from a dead consumer", entry_id, fields.get("job_id")
+                )
+                await self.slots.acquire()
+                self._spawn(operation, stream, entry_id, fields.get("job_id", ""))
+
+    async def _heartbeat(self) -> None:
+        """Keep our own pending entries young, so nobody reclaims a job we are running."""
+        interval = max(0.5, self.rt.settings.claim_idle_s / 3)
+        while not self.stopping.is_set():
+            await asyncio.sleep(interval)
+            by_stream: dict[str, list[str]] = {}
+            for item in self.in_flight.values():
+                by_stream.setdefault(item.stream, []).append(item.entry_id)
+            for stream, ids in by_stream.items():
+                with contextlib.suppress(RedisError, OSError):
+                    await self.rt.redis.xclaim(
+                        stream, self.rt.keys.group, self.consumer, 0, ids, justid=True
+                    )
+
+    async def _recover_group(self, stream: str) -> None:
         await asyncio.sleep(0.5)
         with contextlib.suppress(RedisError, OSError):
-            await self._ensure_group(operation)
+            await ensure_group(self.rt, stream)
 
     def _spawn(self, operation: str, stream: str, entry_id: str, job_id: str) -> None:
-        task = asyncio.create_task(self._handle(operation, stream, entry_id, job_id))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        item = InFlight(operation, stream, entry_id, job_id)
+        self.in_flight[entry_id] = item
+        item.task = asyncio.create_task(self._handle(item))
 
-    async def _handle(self, operation: str, stream: str, entry_id: str, job_id: str) -> None:
+    async def _handle(self, item: InFlight) -> None:
         try:
-            await self.process(operation, job_id)
-            await self.rt.redis.xack(stream, self.rt.keys.group, entry_id)
+            await self.runner.run(item.operation, item.job_id)
+            await self.rt.redis.xack(item.stream, self.rt.keys.group, item.entry_id)
+        except asyncio.CancelledError:
+            raise  # stays in in_flight: stop() hands it back
         except Exception:
-            # Left pending in the group: it will be delivered again.
-            log.exception("job %s: outcome not stored", job_id)
+            # Left pending in the group: it will be claimed and delivered again.
+            log.exception("job %s: outcome not stored", item.job_id)
         finally:
             self.slots.release()
+        self.in_flight.pop(item.entry_id, None)
 
-    async def process(self, operation: str, job_id: str) -> None:
-        job = await jobs.load(self.rt, job_id)
-        if job is None:
-            await self._release_orphan(job_id)
-            return
-        if job.get("status") in FINISHED:
-            return
-        started = await jobs.transition(
-            self.rt,
-            job_id,
-            {JobStatus.QUEUED, JobStatus.PROCESSING},
-            JobStatus.PROCESSING,
-            started_at=time.time(),
-            progress=0,
-        )
-        if started != 1:
-            return
-        await self.rt.redis.hincrby(self.rt.keys.job(job_id), "attempts", 1)
-        try:
-            outcome = await self.execute(self.backends[operation], job)
-        except JobFailure as failure:
-            log.info("job %s failed: %s", job_id, failure.code)
-            await jobs.fail(self.rt, job, failure.code, failure.detail)
-            return
-        await jobs.complete(self.rt, job, **outcome)
 
-    async def _release_orphan(self, job_id: str) -> None:
-        """The job hash expired before it ran: its credits must not stay held."""
-        account = await self.rt.redis.hget(self.rt.keys.hold(job_id), "account")
-        if account:
-            await jobs.fail(self.rt, {"job_id": job_id, "account": account}, "expired", "")
-
-    async def execute(self, backend: Backend, job: dict[str, str]) -> dict[str, Any]:
-        decoded = await self._decode_input(job)
-        params = orjson.loads(job["params"])
-        rgb = await self._run_backend(backend, job["job_id"], decoded.rgb, params)
-        alpha = decoded.alpha
-        if alpha is not None:
-            alpha = await asyncio.to_thread(images.resize_alpha, alpha, rgb.shape[1], rgb.shape[0])
-        fmt = params.get("output_format", "png")
-        data = await asyncio.to_thread(images.encode, rgb, alpha, fmt)
-        key = f"results/{job['job_id']}.{fmt}"
-        await self.rt.blobs.put(key, data)
-        return {
-            "result_key": key,
-            "content_type": images.CONTENT_TYPES[fmt],
-            "result_bytes": len(data),
-            "width": rgb.shape[1],
-            "height": rgb.shape[0],
-        }
-
-    async def _decode_input(self, job: dict[str, str]) -> images.Decoded:
-        try:
-            data = await self.rt.blobs.get(job["input_key"])
-        except BlobNotFound as exc:
-            raise JobFailure("internal_error", "The uploaded image is no longer stored.") from exc
-        try:
-            return await asyncio.to_thread(images.decode, data)
-        except Exception as exc:
-            raise JobFailure("corrupt_image", "The image data is truncated or damaged.") from exc
-
-    async def _run_backend(self, backend: Backend, job_id: str, image, params) -> Any:
-        result, last_write = None, 0.0
-        try:
-            async for event in backend.stream(image, params):
-                if "image" in event:
-                    result = event["image"]
-                elif time.monotonic() - last_write >= PROGRESS_INTERVAL_S:
-                    last_write = time.monotonic()
-                    await self._progress(job_id, event["progress"])
-        except JobFailure:
+async def ensure_group(rt: Runtime, stream: str) -> None:
+    try:
+        await rt.redis.xgroup_create(stream, rt.keys.group, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
             raise
-        except Exception as exc:
-            log.exception("job %s: model call failed", job_id)
-            raise JobFailure("error_inference", "The model failed on this image.") from exc
-        if result is None:
-            raise JobFailure("error_inference", "The model returned no image.")
-        return result
-
-    async def _progress(self, job_id: str, fraction: float) -> None:
-        # 99 at most: 100 is written together with status done.
-        percent = min(99, int(fraction * 100))
-        await jobs.transition(self.rt, job_id, {JobStatus.PROCESSING}, None, progress=percent)

@@ -54,8 +54,11 @@ class EmbeddedRedis:
             str(self.directory),
             "--appendonly",
             "yes" if self.appendonly else "no",
+            # "always": every accepted job is on disk before its 202 goes out. With
+            # "everysec" a write can be postponed while a fsync runs, and a crash then loses
+            # a job whose acceptance was already answered (seen in test_redis_restart).
             "--appendfsync",
-            "everysec",
+            "always",
             "--save",
             "",
             "--daemonize",

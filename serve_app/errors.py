@@ -53,6 +53,9 @@ PixelTooLarge = _error("PixelTooLarge", 413, "pixel_too_large", "The image is to
 InvalidFormat = _error("InvalidFormat", 415, "invalid_format", "Only jpg, png, webp are accepted.")
 NotReady = _error("NotReady", 425, "not_ready", "The job is not done yet.")
 ModelUnavailable = _error("ModelUnavailable", 503, "model_unavailable", "Model is unavailable.")
+ServiceUnavailable = _error(
+    "ServiceUnavailable", 503, "service_unavailable", "The service is briefly unavailable; retry."
+)
 InternalError = _error("InternalError", 500, "internal_error", "Something went wrong on our side.")
 
 # Codes a job can fail with (stored on the job, not raised in a request).

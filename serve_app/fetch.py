@@ -34,15 +34,31 @@ async def _resolve(host: str, port: int) -> list[str]:
     return sorted({info[4][0] for info in infos})
 
 
-async def _checked_target(url: str, allow_private: bool) -> tuple[str, str, int]:
-    parts = urlsplit(url)
+async def check_url(url: str, allow_private: bool, what: str = "image_url") -> tuple[str, str, int]:
+    """(hostname, checked address, port) of an http(s) URL whose every address is public."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise InvalidUrl(f"{what} is not a valid URL.") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidUrl("image_url must be an absolute http or https URL.")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+        raise InvalidUrl(f"{what} must be an absolute http or https URL.")
     addresses = await _resolve(parts.hostname, port)
     if not allow_private and not all(_is_public(a) for a in addresses):
-        raise UrlNotAllowed("image_url points to a loopback, private or link-local address.")
+        raise UrlNotAllowed(f"{what} points to a loopback, private or link-local address.")
     return parts.hostname, addresses[0], port
+
+
+async def pinned_request(
+    client: httpx.AsyncClient, method: str, url: str, allow_private: bool, what: str, **kwargs
+) -> httpx.Request:
+    """A request that connects to the address that was checked, not to a fresh DNS answer."""
+    hostname, address, port = await check_url(url, allow_private, what)
+    headers = {"Host": urlsplit(url).netloc, **kwargs.pop("headers", {})}
+    extensions = {"sni_hostname": hostname}
+    return client.build_request(
+        method, _pinned_url(url, address, port), headers=headers, extensions=extensions, **kwargs
+    )
 
 
 def _pinned_url(url: str, address: str, port: int) -> str:
@@ -64,12 +80,13 @@ async def fetch_image(
 async def _fetch(url, max_bytes, timeout_s, max_redirects, allow_private) -> bytes:
     async with httpx.AsyncClient(timeout=timeout_s, follow_redirects=False, verify=True) as client:
         for _ in range(max_redirects + 1):
-            hostname, address, port = await _checked_target(url, allow_private)
-            request = client.build_request(
+            request = await pinned_request(
+                client,
                 "GET",
-                _pinned_url(url, address, port),
-                headers={"Host": urlsplit(url).netloc, "User-Agent": "photoserve-fetch/1"},
-                extensions={"sni_hostname": hostname},
+                url,
+                allow_private,
+                "image_url",
+                headers={"User-Agent": "photoserve-fetch/1"},
             )
             try:
                 response = await client.send(request, stream=True)

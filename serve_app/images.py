@@ -18,6 +18,7 @@ from serve_app.errors import CorruptImage, ImageTooLarge, InvalidFormat, PixelTo
 FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
 OUTPUT_FORMATS = tuple(CONTENT_TYPES)
+DEFAULT_QUALITY = 92
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,9 @@ def resize_alpha(alpha: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.asarray(resized)
 
 
-def encode(rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, quality: int = 92) -> bytes:
+def encode(
+    rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, quality: int = DEFAULT_QUALITY
+) -> bytes:
     img = Image.fromarray(rgb, "RGB")
     if alpha is not None and fmt != "jpg":
         img.putalpha(Image.fromarray(alpha, "L"))

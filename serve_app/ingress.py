@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 
 from serve_app.api.deps import ModelStatus
-from serve_app.api.routes import account, admin, health, jobs, models, upscale
+from serve_app.api.routes import account, admin, health, jobs, models, upscale, webhook
 from serve_app.errors import (
     ApiError,
     InternalError,
@@ -19,6 +20,7 @@ from serve_app.errors import (
     InvalidParameter,
     MethodNotAllowed,
     NotFound,
+    ServiceUnavailable,
 )
 from serve_app.middleware import RateLimitHeaders
 from serve_app.responses import OrjsonResponse
@@ -52,6 +54,11 @@ async def on_http_error(request: Request, exc: HTTPException) -> OrjsonResponse:
         return _render(MethodNotAllowed(f"{request.method} is not allowed here."))
     error = ApiError(str(exc.detail))
     return OrjsonResponse(error.body(), status_code=exc.status_code)
+
+
+async def on_redis_error(request: Request, exc: RedisError) -> OrjsonResponse:
+    log.warning("redis unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return _render(ServiceUnavailable(headers={"Retry-After": "1"}))
 
 
 async def on_unexpected(request: Request, exc: Exception) -> OrjsonResponse:
@@ -91,8 +98,9 @@ def create_app(
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(RedisError, on_redis_error)
     app.add_exception_handler(Exception, on_unexpected)
-    for module in (health, admin, upscale, jobs, account, models):
+    for module in (health, admin, upscale, jobs, account, models, webhook):
         app.include_router(module.router)
     return app
 

@@ -103,6 +103,7 @@ async def submit(
             k.stream(job.operation),
             k.stats(job.account_id, day),
             idem.key if idem else k.idempotency(job.account_id, "-"),
+            k.depth(job.operation),
         ],
         args=[
             job.account_id,
@@ -153,34 +154,38 @@ async def first_report(rt: Runtime, job_id: str) -> bool:
 
 
 async def complete(rt: Runtime, job: dict[str, str], **fields: Any) -> bool:
-    """processing -> done, capturing the job's credits in the same step."""
+    """processing -> done, capturing the job's credits (and queueing its webhook) in one step."""
     k, now = rt.keys, rt.clock()
     account = job["account"]
-    result = await rt.scripts.complete(
-        keys=[
-            k.job(job["job_id"]),
-            k.hold(job["job_id"]),
-            k.credits(account),
-            k.ledger(account),
-            k.stats(account, job.get("day") or clock.day(now)),
-        ],
-        args=[clock.ms(now), *_flatten({"progress": 100, "completed_at": now, **fields})],
-    )
-    return result == 1
+    keys = [k.job(job["job_id"]), k.hold(job["job_id"]), k.credits(account), k.ledger(account)]
+    keys += [_stats_key(rt, job, now), k.account(account), k.webhooks]
+    args = [clock.ms(now), *_flatten({"progress": 100, "completed_at": now, **fields})]
+    return await rt.scripts.complete(keys=keys, args=args) == 1
 
 
 async def fail(rt: Runtime, job: dict[str, str], code: str, detail: str) -> bool:
-    """-> failed (unless already finished), giving the job's credits back."""
+    """-> failed (unless already finished), giving the job's credits back in the same step."""
     k, now = rt.keys, rt.clock()
     account = job["account"]
+    keys = [k.job(job["job_id"]), k.hold(job["job_id"]), *k.credit_keys(account)]
+    keys += [_stats_key(rt, job, now), k.account(account), k.webhooks]
+    keys += [k.depth(job.get("operation") or "upscale")]
     fields = {"error_code": code, "error_detail": detail, "completed_at": now}
-    result = await rt.scripts.fail(
-        keys=[
-            k.job(job["job_id"]),
-            k.hold(job["job_id"]),
-            *k.credit_keys(account),
-            k.stats(account, job.get("day") or clock.day(now)),
-        ],
-        args=[job["job_id"], clock.ms(now), *_flatten(fields)],
+    args = [job["job_id"], account, clock.ms(now), *_flatten(fields)]
+    return await rt.scripts.fail(keys=keys, args=args) == 1
+
+
+async def start(rt: Runtime, job: dict[str, str]) -> tuple[int, int, float]:
+    """A delivery begins: -> processing. Returns (1 started | 0 finished | -1 missing,
+    attempts so far including this one, started_at)."""
+    k = rt.keys
+    outcome = await rt.scripts.start(
+        keys=[k.job(job["job_id"]), k.depth(job["operation"])], args=[rt.clock()]
     )
-    return result == 1
+    if outcome[0] != 1:
+        return int(outcome[0]), 0, 0.0
+    return 1, int(outcome[1]), float(outcome[2])
+
+
+def _stats_key(rt: Runtime, job: dict[str, str], now: float) -> str:
+    return rt.keys.stats(job["account"], job.get("day") or clock.day(now))

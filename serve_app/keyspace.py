@@ -55,6 +55,26 @@ class KeySpace:
     def stream(self, operation: str) -> str:
         return f"{self.prefix}stream:{operation}"
 
+    def depth(self, operation: str) -> str:
+        """How many jobs of this operation wait to start."""
+        return f"{self.prefix}depth:{operation}"
+
+    @property
+    def timings(self) -> str:
+        return f"{self.prefix}timings"
+
+    @property
+    def webhooks(self) -> str:
+        """Outbox stream of webhook events, written by the job scripts."""
+        return f"{self.prefix}stream:webhooks"
+
+    @property
+    def webhook_retries(self) -> str:
+        return f"{self.prefix}webhook:retries"
+
+    def webhook_log(self, account_id: str) -> str:
+        return f"{self.prefix}webhook:log:{account_id}"
+
     def idempotency(self, account_id: str, key: str) -> str:
         return f"{self.prefix}idem:{account_id}:{key}"
 

@@ -23,15 +23,20 @@ def _write_private(path: Path, text: str) -> None:
 def ensure_secrets(data_dir: Path) -> tuple[dict[str, str], bool]:
     """The server's secrets, generated on first use. Returns (secrets, created_now)."""
     path = data_dir / SECRETS_FILE
-    if path.exists():
-        return json.loads(path.read_text()), False
-    values = {
+    fresh = {
         "key_secret": secrets.token_urlsafe(32),
         "admin_token": "adm_" + secrets.token_urlsafe(24),
+        "url_secret": secrets.token_urlsafe(32),
     }
-    _write_private(path, json.dumps(values, indent=2))
-    _write_private(data_dir / ADMIN_TOKEN_FILE, values["admin_token"])
-    return values, True
+    if path.exists():
+        values = json.loads(path.read_text())
+        if set(fresh) - set(values):  # written by an older version: add what is new
+            values = {**fresh, **values}
+            _write_private(path, json.dumps(values, indent=2))
+        return values, False
+    _write_private(path, json.dumps(fresh, indent=2))
+    _write_private(data_dir / ADMIN_TOKEN_FILE, fresh["admin_token"])
+    return fresh, True
 
 
 def admin_token(data_dir: Path) -> str | None:

@@ -38,11 +38,15 @@ class Settings(BaseSettings):
 
     admin_token: str | None = None
     key_secret: str = "change-me"
+    url_secret: str = "change-me-too"  # signs result URLs
 
     max_image_bytes: int = 10 * 1024 * 1024
     max_upscale_edge: int = 2048
     max_output_edge: int = 8192
-    job_ttl_s: int = 7 * 24 * 3600
+    input_ttl_s: int = 24 * 3600
+    result_ttl_s: int = Field(7 * 24 * 3600, validation_alias=_env("RESULT_TTL"))
+    signed_url_ttl_s: int = 24 * 3600
+    max_wait_s: float = 60.0
     url_fetch_timeout_s: float = 10.0
     url_max_redirects: int = 3
     allow_private_urls: bool = False
@@ -50,6 +54,28 @@ class Settings(BaseSettings):
     dispatch_enabled: bool = True
     dispatch_block_ms: int = 1000
     dispatch_concurrency: int = 4
+    # a pending entry idle this long belongs to a dead consumer and is claimed again
+    claim_idle_s: float = 60.0
+    reclaim_interval_s: float = 5.0
+    max_deliveries: int = 3
+    # seconds a job may spend processing, per operation
+    deadlines: dict[str, float] = {"upscale": 900.0}
+    default_deadline_s: float = 900.0
+    shutdown_grace_s: float = 20.0
+    sweep_interval_s: float = 300.0
+
+    webhook_timeout_s: float = 5.0
+    # delays before each retry: 5 attempts over about an hour
+    webhook_backoff_s: tuple[float, ...] = (30.0, 120.0, 600.0, 2700.0)
+    webhook_log_size: int = 100
+
+    @property
+    def job_ttl_s(self) -> int:
+        # a job record outlives its result a little, so "expired" is reported precisely
+        return self.result_ttl_s + 3600
+
+    def deadline(self, operation: str) -> float:
+        return self.deadlines.get(operation, self.default_deadline_s)
 
     @property
     def blobs(self) -> Path:

@@ -58,3 +58,18 @@ class LocalBlobStore:
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
+
+    def _expire(self, prefix: str, older_than: float) -> int:
+        folder = self.path(prefix)
+        if not folder.is_dir():
+            return 0
+        removed = 0
+        for path in folder.rglob("*"):
+            if path.is_file() and path.stat().st_mtime < older_than:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    async def expire(self, prefix: str, older_than: float) -> int:
+        """Delete the objects under `prefix` last written before `older_than` (epoch s)."""
+        return await asyncio.to_thread(self._expire, prefix, older_than)

@@ -32,6 +32,7 @@ class UpscalePlan:
     out_height: int
     output_format: str
     cost: int
+    quality: int | None = None
 
     def params(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,6 +68,15 @@ def parse_format(value: Any, default: str) -> str:
     return text
 
 
+def parse_quality(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    if not text.isdigit() or not 1 <= int(text) <= 100:
+        raise InvalidParameter(f"quality must be a whole number from 1 to 100; got {value!r}.")
+    return int(text)
+
+
 def _model(catalog: Catalog, value: Any) -> str:
     name = str(value or DEFAULT_MODEL).strip().lower()
     spec = catalog.find(OPERATION, name)
@@ -89,6 +99,7 @@ def plan(
     if raw.get("scale") not in (None, "") and raw.get("size") not in (None, ""):
         raise InvalidParameter("Give either scale or size, not both.")
     output_format = parse_format(raw.get("output_format"), default="png")
+    quality = parse_quality(raw.get("quality"))
     model = _model(catalog, raw.get("model"))
     if raw.get("size") not in (None, ""):
         size = parse_size(raw["size"])
@@ -99,7 +110,7 @@ def plan(
             )
         width, height = _fit(info, SIZES[size])
         cost = plans.cost(OPERATION, "size", size)
-        return UpscalePlan(model, None, size, width, height, output_format, cost)
+        return UpscalePlan(model, None, size, width, height, output_format, cost, quality)
     scale = parse_scale(raw.get("scale") or 2)
     width, height = info.width * scale, info.height * scale
     if max(width, height) > max_output_edge:
@@ -108,4 +119,4 @@ def plan(
             f"{max_output_edge} px on the longest edge."
         )
     cost = plans.cost(OPERATION, "scale", scale)
-    return UpscalePlan(model, scale, None, width, height, output_format, cost)
+    return UpscalePlan(model, scale, None, width, height, output_format, cost, quality)

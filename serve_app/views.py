@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from serve_app import signing
 from serve_app.clock import iso
 from serve_app.jobs import JobStatus
 
@@ -14,7 +15,14 @@ def _int(value: str | None) -> int | None:
     return int(value) if value not in (None, "") else None
 
 
-def job_body(job: dict[str, str], base_url: str) -> dict[str, Any]:
+def result_url(job: dict[str, str], base_url: str, url_secret: str, expires: int) -> str:
+    query = signing.signed_query(url_secret, job["job_id"], expires)
+    return f"{base_url.rstrip('/')}/v1/jobs/{job['job_id']}/download?{query}"
+
+
+def job_body(
+    job: dict[str, str], base_url: str, url_secret: str = "", url_expires: int = 0
+) -> dict[str, Any]:
     params = orjson.loads(job.get("params") or "{}")
     status = job["status"]
     body: dict[str, Any] = {
@@ -32,7 +40,20 @@ def job_body(job: dict[str, str], base_url: str) -> dict[str, Any]:
         "params": params,
     }
     if status == JobStatus.DONE:
-        body["result_url"] = f"{base_url.rstrip('/')}/v1/jobs/{job['job_id']}/download"
+        body["result_url"] = result_url(job, base_url, url_secret, url_expires)
     if status == JobStatus.FAILED:
         body["error"] = {"code": job.get("error_code"), "detail": job.get("error_detail")}
     return body
+
+
+def url_expiry(job: dict[str, str], settings, now: float) -> int:
+    """When a result URL handed out now stops working: the signed-URL lifetime, rounded up to
+    the hour (so the URL, and caches keyed on it, stay the same for a while), but never past
+    the result's own retention."""
+    completed = float(job.get("completed_at") or now)
+    wanted = -(-(now + settings.signed_url_ttl_s) // 3600) * 3600
+    return int(min(wanted, completed + settings.result_ttl_s))
+
+
+def public_job(job: dict[str, str], base_url: str, settings, now: float) -> dict[str, Any]:
+    return job_body(job, base_url, settings.url_secret, url_expiry(job, settings, now))

@@ -59,15 +59,21 @@ async def current_account(request: Request, rt: RuntimeDep) -> Account:
 CurrentAccount = Annotated[Account, Depends(current_account)]
 
 
+async def apply_rate_limit(
+    request: Request, rt: Runtime, account: Account, rate_class: str
+) -> None:
+    plan = rt.plans.get(account.plan if rt.plans.exists(account.plan) else DEFAULT_PLAN)
+    limit = plan.limit(rate_class)
+    if limit:
+        state = await ratelimit.hit(rt, account.id, rate_class, limit, plan.name)
+        request.state.rate_headers = state.headers()
+        if not state.allowed:
+            raise ratelimit.exceeded(state)
+
+
 def _rate_limited(rate_class: str):
     async def dependency(request: Request, account: CurrentAccount, rt: RuntimeDep) -> Account:
-        plan = rt.plans.get(account.plan if rt.plans.exists(account.plan) else DEFAULT_PLAN)
-        limit = plan.limit(rate_class)
-        if limit:
-            state = await ratelimit.hit(rt, account.id, rate_class, limit, plan.name)
-            request.state.rate_headers = state.headers()
-            if not state.allowed:
-                raise ratelimit.exceeded(state)
+        await apply_rate_limit(request, rt, account, rate_class)
         return account
 
     return Annotated[Account, Depends(dependency)]

@@ -1,7 +1,7 @@
--- Mark a processing job done and capture its held credits, once.
--- KEYS: job, hold, C, L, stats day.  ARGV: now ms, field, value, ...
+-- Mark a processing job done and capture its held credits, once; queue its webhook event.
+-- KEYS: job, hold, C, L, stats day, account, webhook outbox.  ARGV: now ms, field, value, ...
 -- Returns -1 missing job, 0 not processing (a late duplicate run), 1 done and captured.
-local J, H, C, L, ST = unpack(KEYS)
+local J, H, C, L, ST, A, WH = unpack(KEYS)
 local status = redis.call('HGET', J, 'status')
 if not status then
   return -1
@@ -10,7 +10,11 @@ if status ~= 'processing' then
   return 0
 end
 redis.call('HSET', J, 'status', 'done', unpack(ARGV, 2))
-local captured = capture(C, L, H, redis.call('HGET', J, 'job_id'), tonumber(ARGV[1]))
+local job_id = redis.call('HGET', J, 'job_id')
+local captured = capture(C, L, H, job_id, tonumber(ARGV[1]))
 redis.call('HINCRBY', ST, 'done', 1)
 redis.call('HINCRBY', ST, 'credits', captured)
+if (redis.call('HGET', A, 'webhook_url') or '') ~= '' then
+  redis.call('XADD', WH, '*', 'job_id', job_id, 'event', 'job.done', 'account', redis.call('HGET', J, 'account'))
+end
 return 1

@@ -1,10 +1,10 @@
 -- Reserve credits and enqueue a job in one step: a crash can never leave credits held for a
 -- job that does not exist, nor a queued job whose credits were not reserved.
--- KEYS: C, G, B, L, hold, job, jobs index, stream, stats day, idempotency
+-- KEYS: C, G, B, L, hold, job, jobs index, stream, stats day, idempotency, depth
 -- ARGV: 1 account, 2 job_id, 3 cost, 4 job ttl s, 5 now ms, 6 today, 7 free quota,
 --       8 next midnight ms, 9 operation, 10 size label, 11 idempotency ttl s (0 = none),
 --       12 idempotent response body, 13 stats ttl s, 14 index keep ms, then job field/values
-local C, G, B, L, H, J, IDX, S, ST, IDEM = unpack(KEYS)
+local C, G, B, L, H, J, IDX, S, ST, IDEM, DEPTH = unpack(KEYS)
 local cost, now = tonumber(ARGV[3]), tonumber(ARGV[5])
 refresh(C, G, B, L, now, ARGV[6], tonumber(ARGV[7]))
 local free, sub, extra = balances(C, B)
@@ -18,6 +18,7 @@ redis.call('EXPIRE', J, tonumber(ARGV[4]))
 redis.call('ZADD', IDX, now, ARGV[2])
 redis.call('ZREMRANGEBYSCORE', IDX, '-inf', now - tonumber(ARGV[14]))
 redis.call('XADD', S, '*', 'job_id', ARGV[2])
+redis.call('INCR', DEPTH)
 redis.call('HINCRBY', ST, 'all', 1)
 redis.call('HINCRBY', ST, 'op:' .. ARGV[9], 1)
 redis.call('HINCRBY', ST, 'size:' .. ARGV[10], 1)

@@ -1,120 +1,31 @@
-"""End to end through real Ray Serve, started the way a user starts it: `photoserve run`.
-
-One service per session (~15 s to first 200 here). The result of an HTTP job is compared
-with a direct call of the Upscaler deployment through its handle.
-"""
+"""End to end through real Ray Serve (the service of tests/e2e/conftest.py): a real photo
+upscaled through HTTP equals a direct call of the Upscaler deployment through its handle."""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 
 from serve_app import images
-from serve_app.embedded_redis import free_port
+from tests.e2e.conftest import cli, poll, ray_processes, submit
 from tests.photos import encode, photo
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-ADMIN_TOKEN = "e2e-admin-token"
-ROOT = Path(__file__).resolve().parents[2]
 
 
-def ray_processes() -> list[str]:
-    out = subprocess.run(["pgrep", "-f", "raylet|gcs_server"], capture_output=True, text=True)
-    return out.stdout.split()
-
-
-@pytest.fixture(scope="session")
-def service(tmp_path_factory, weights_dir):
-    port = free_port()
-    data_dir = tmp_path_factory.mktemp("service")
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("PHOTOSERVE_") and k != "REDIS_URL"
-    }
-    env.update(
-        PHOTOSERVE_DATA_DIR=str(data_dir),
-        PHOTOSERVE_WEIGHTS_DIR=str(weights_dir),
-        PHOTOSERVE_PORT=str(port),
-        PHOTOSERVE_ADMIN_TOKEN=ADMIN_TOKEN,
-        PYTHONUNBUFFERED="1",
-    )
-    url = f"http://127.0.0.1:{port}"
-    with open(data_dir / "run.log", "w") as log:
-        command = [sys.executable, "-m", "serve_app.cli", "run"]
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        started = time.monotonic()
-        try:
-            _wait_healthy(url, process, data_dir)
-            print(f"\nservice healthy {time.monotonic() - started:.1f} s after start")
-            yield {"url": url, "process": process, "data_dir": data_dir}
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                process.wait(120)
-
-
-def _wait_healthy(url, process, data_dir, timeout_s=240):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail("photoserve run exited:\n" + (data_dir / "run.log").read_text()[-4000:])
-        try:
-            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    pytest.fail("service not healthy in time:\n" + (data_dir / "run.log").read_text()[-4000:])
-
-
-@pytest.fixture(scope="session")
-def customer(service) -> dict:
-    response = httpx.post(
-        f"{service['url']}/admin/accounts",
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-        json={"credits": 100, "plan": "free"},
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-@pytest.fixture(scope="session")
-def key(customer) -> str:
-    return customer["api_key"]
-
-
-def cli(service, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PHOTOSERVE_ADMIN_TOKEN": ADMIN_TOKEN}
-    command = [sys.executable, "-m", "serve_app.cli", "--url", service["url"], *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
-
-
-def direct_upscale(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """The Upscaler deployment's own output, called through a DeploymentHandle."""
-    import ray
-    from ray import serve
-
-    ray.init(address="auto", namespace="serve", log_to_driver=False)
-    try:
-        handle = serve.get_deployment_handle("Upscaler", app_name="photoserve")
-        stream = handle.options(stream=True).upscale.remote(
-            image, "realesr-animevideov3", width, height
-        )
-        events = list(stream)
-    finally:
-        ray.shutdown()
+def direct_upscale(handles, image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The Upscaler deployment's own output, called through its DeploymentHandle."""
+    handle = handles("Upscaler").options(stream=True)
+    events = list(handle.upscale.remote(image, "realesr-animevideov3", width, height))
     return events[-1]["image"]
 
 
-def test_fast_x4_of_a_real_photo_end_to_end(service, key):
+def test_fast_x4_of_a_real_photo_end_to_end(service, key, handles):
     url, headers = service["url"], {"Authorization": f"Bearer {key}"}
     image = photo("astronaut", 128)
     started = time.monotonic()
@@ -138,7 +49,7 @@ def test_fast_x4_of_a_real_photo_end_to_end(service, key):
     assert download.status_code == 200 and download.headers["content-type"] == "image/png"
     result = images.decode(download.content).rgb
     assert result.shape == (512, 512, 3)
-    assert np.array_equal(result, direct_upscale(image, 512, 512))
+    assert np.array_equal(result, direct_upscale(handles, image, 512, 512))
 
 
 def test_models_report_loaded_weights(service):
@@ -169,20 +80,42 @@ def test_cli_creates_an_account_through_the_admin_api(service):
     assert response.headers["x-ratelimit-limit"] == "600"  # enterprise credits class
 
 
-def test_cli_audit_is_clean_after_a_job(service, customer):
-    test_fast_x4_of_a_real_photo_end_to_end(service, customer["api_key"])
+def test_cli_audit_is_clean_after_a_job(service, customer, handles):
+    test_fast_x4_of_a_real_photo_end_to_end(service, customer["api_key"], handles)
     out = cli(service, "credits", "audit", customer["account_id"])
     assert out.returncode == 0 and "ledger audit: clean" in out.stdout, out.stdout + out.stderr
     ledger = json.loads(cli(service, "credits", "ledger", customer["account_id"]).stdout)
     assert [e["type"] for e in ledger["entries"]][:2] == ["capture", "reserve"]
 
 
-def test_sigterm_stops_everything_it_started(service, key):
-    """Last in this module: stops the session's service."""
+def test_sigterm_stops_everything_and_hands_running_work_back(service, customer):
+    """Last in this module: stops the session's service. A job still running when SIGTERM
+    arrives is handed back to the queue (nothing lost, nothing charged), and everything the
+    service started is gone."""
+    import ray
+    import redis
+
+    from serve_app.embedded_redis import EmbeddedRedis
+
+    ray.shutdown()  # the test's own driver connection, if any
+    key = customer["api_key"]
+    # ~20 s of work on this CPU: still running when the 3 s grace ends
+    job_id = submit(service, key, photo("astronaut", 256), model="quality", scale="2")
+    poll(service, key, job_id, until=("processing",), timeout_s=60)
     process = service["process"]
     process.send_signal(signal.SIGTERM)
     assert process.wait(120) == 0
     time.sleep(1)
     assert ray_processes() == []
-    redis_pid_dir = service["data_dir"] / "redis"
-    assert (redis_pid_dir / "appendonlydir").exists() or list(redis_pid_dir.glob("*.aof"))
+
+    stored = EmbeddedRedis(service["data_dir"] / "redis").start()  # the service's own data
+    try:
+        r = redis.Redis.from_url(stored.url, decode_responses=True)
+        job = r.hgetall(f"ps:job:{job_id}")
+        # handed back: queued again, its credits still reserved, a fresh entry in the stream
+        assert job["status"] == "queued", job
+        assert r.hget(f"ps:hold:{job_id}", "state") == "held"
+        assert r.xpending("ps:stream:upscale", "dispatch")["pending"] == 0
+        assert r.xrange("ps:stream:upscale")[-1][1]["job_id"] == job_id
+    finally:
+        stored.stop()

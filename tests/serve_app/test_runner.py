@@ -28,6 +28,13 @@ def test_environment_points_replicas_at_redis_and_data(tmp_path, monkeypatch):
     assert env["PHOTOSERVE_DATA_DIR"] == str(tmp_path)
     assert env["PHOTOSERVE_ADMIN_TOKEN"] == secrets["admin_token"]
     assert env["PHOTOSERVE_PUBLIC_BASE_URL"] == "http://127.0.0.1:8123"
+    assert env["PHOTOSERVE_URL_SECRET"] == secrets["url_secret"] != secrets["key_secret"]
+
+
+def test_secrets_of_an_older_version_are_completed(tmp_path):
+    (tmp_path / local_state.SECRETS_FILE).write_text('{"key_secret": "k", "admin_token": "a"}')
+    values, created = local_state.ensure_secrets(tmp_path)
+    assert not created and values["key_secret"] == "k" and len(values["url_secret"]) > 20
 
 
 def test_banner_tells_how_to_get_a_key(tmp_path):

@@ -1,24 +1,61 @@
-"""Job status and result download, scoped to the calling account."""
+"""Job status and result download, scoped to the calling account (or a signed URL)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from starlette.responses import FileResponse
+import asyncio
+from pathlib import Path
 
-from serve_app import jobs
+from fastapi import APIRouter, Query, Request
+
+from serve_app import images, jobs, signing
 from serve_app.accounts import Account
-from serve_app.api.deps import ResultAccount, RuntimeDep, StatusAccount
-from serve_app.errors import JobFailed, JobNotFound, NotReady, NotYourJob
+from serve_app.api.deps import RuntimeDep, StatusAccount, apply_rate_limit, current_account
+from serve_app.api.results import DEFAULT_JOB_SECONDS, file_response, job_response
+from serve_app.errors import InvalidParameter, JobFailed, JobNotFound, NotReady, NotYourJob
 from serve_app.jobs import JobStatus
-from serve_app.responses import OrjsonResponse
 from serve_app.runtime import Runtime
-from serve_app.views import job_body
 
 router = APIRouter(tags=["jobs"])
 
 
-async def owned_job(rt: Runtime, account: Account, job_id: str) -> dict[str, str]:
+async def status_snapshot(rt: Runtime, job_id: str) -> tuple[dict[str, str] | None, int, float]:
+    """The job, its operation's queue depth and recent job time, in one round trip."""
+    async with rt.redis.pipeline(transaction=False) as pipe:
+        pipe.hgetall(rt.keys.job(jobs.check_job_id(job_id)))
+        pipe.hgetall(rt.keys.timings)
+        operations = sorted({spec.operation for spec in rt.catalog.specs.values()})
+        pipe.mget([rt.keys.depth(op) for op in operations])
+        job, timings, depths = await pipe.execute()
+    if not job:
+        return None, 0, DEFAULT_JOB_SECONDS
+    depth = dict(zip(operations, depths, strict=True)).get(job["operation"]) or 0
+    per_job = float(timings.get(f"processing:{job['operation']}") or DEFAULT_JOB_SECONDS)
+    return job, int(depth), per_job
+
+
+@router.get("/v1/jobs/{job_id}")
+async def get_job(job_id: str, request: Request, account: StatusAccount, rt: RuntimeDep):
+    job, depth, per_job = await status_snapshot(rt, job_id)
+    if job is None:
+        raise JobNotFound()
+    if job.get("account") != account.id:
+        raise NotYourJob()
+    return await job_response(rt, job, request, depth, per_job)
+
+
+async def _download_access(request: Request, rt: Runtime, job_id: str) -> dict[str, str]:
+    """A signed URL opens the result without a key; otherwise the owner's key is needed.
+    Either way the download counts against the owner's `result` limit."""
     job = await jobs.load(rt, jobs.check_job_id(job_id))
+    params = request.query_params
+    if job and signing.valid(
+        rt.settings.url_secret, job_id, params.get("exp"), params.get("sig"), rt.clock()
+    ):
+        owner = Account(job["account"], await _plan(rt, job["account"]), False)
+        await apply_rate_limit(request, rt, owner, "result")
+        return job
+    account = await current_account(request, rt)
+    await apply_rate_limit(request, rt, account, "result")
     if job is None:
         raise JobNotFound()
     if job.get("account") != account.id:
@@ -26,33 +63,44 @@ async def owned_job(rt: Runtime, account: Account, job_id: str) -> dict[str, str
     return job
 
 
-def base_url(request: Request, rt: Runtime) -> str:
-    return rt.settings.public_base_url or str(request.base_url)
-
-
-@router.get("/v1/jobs/{job_id}")
-async def get_job(job_id: str, request: Request, account: StatusAccount, rt: RuntimeDep):
-    job = await owned_job(rt, account, job_id)
-    body = job_body(job, base_url(request, rt))
-    if job["status"] == JobStatus.DONE:
-        body["deducted_this_call"] = await jobs.first_report(rt, job_id)
-    return OrjsonResponse(body)
+async def _plan(rt: Runtime, account_id: str) -> str:
+    return await rt.redis.hget(rt.keys.account(account_id), "plan") or "free"
 
 
 @router.get("/v1/jobs/{job_id}/download")
-async def download(job_id: str, account: ResultAccount, rt: RuntimeDep, download: bool = False):
-    job = await owned_job(rt, account, job_id)
+async def download(
+    job_id: str,
+    request: Request,
+    rt: RuntimeDep,
+    download: bool = False,
+    format: str | None = Query(None, description="png, jpg or webp: convert on the way out"),
+    quality: int | None = Query(None, ge=1, le=100, description="for jpg and webp"),
+):
+    job = await _download_access(request, rt, job_id)
     if job["status"] == JobStatus.FAILED:
         raise JobFailed(f"The job failed ({job.get('error_code')}); there is no result.")
     if job["status"] != JobStatus.DONE:
         raise NotReady(f"The job is {job['status']}; poll GET /v1/jobs/{job_id} until done.")
-    path = rt.blobs.path(job["result_key"])
+    key, fmt = await _variant(rt, job, format, quality)
+    path = rt.blobs.path(key)
     if not path.is_file():
         raise JobNotFound("The result has expired.")
-    filename = f"{job_id}{path.suffix}"
-    return FileResponse(
-        path,
-        media_type=job.get("content_type"),
-        filename=filename if download else None,
-        content_disposition_type="attachment" if download else "inline",
-    )
+    return file_response(request, rt, job, path, fmt, download)
+
+
+async def _variant(rt: Runtime, job: dict[str, str], fmt: str | None, quality: int | None):
+    stored_key = job["result_key"]
+    stored_fmt = Path(stored_key).suffix.lstrip(".")
+    wanted = (fmt or stored_fmt).lower().replace("jpeg", "jpg")
+    if wanted not in images.OUTPUT_FORMATS:
+        raise InvalidParameter("format must be one of png, jpg, webp.")
+    if wanted == stored_fmt and (quality is None or wanted == "png"):
+        return stored_key, stored_fmt
+    key = f"results/{job['job_id']}.q{quality or images.DEFAULT_QUALITY}.{wanted}"
+    if not rt.blobs.exists(key):
+        decoded = images.decode(await rt.blobs.get(stored_key))
+        data = await asyncio.to_thread(
+            images.encode, decoded.rgb, decoded.alpha, wanted, quality or images.DEFAULT_QUALITY
+        )
+        await rt.blobs.put(key, data)
+    return key, wanted

@@ -48,7 +48,7 @@ async def test_full_lifecycle(client, auth, dispatcher):
     done = await poll_until_finished(client, auth, job_id)
     assert done["status"] == "done" and done["progress"] == 100
     assert (done["width"], done["height"]) == (1280, 851)
-    assert done["result_url"] == f"http://testserver/v1/jobs/{job_id}/download"
+    assert done["result_url"].startswith(f"http://testserver/v1/jobs/{job_id}/download?exp=")
     assert done["started_at"] and done["completed_at"] and "error" not in done
 
     response = await client.get(f"/v1/jobs/{job_id}/download", headers=auth)

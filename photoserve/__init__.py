@@ -1,0 +1,1 @@
+"""Client-side helpers for photoserve users (no server dependencies): `photoserve.webhooks`."""

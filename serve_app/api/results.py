@@ -1,0 +1,68 @@
+"""Rendering a job for its owner: the status body with polling hints, the result file with
+caching headers. Shared by the status/download routes and sync-mode submits."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from fastapi import Request
+from starlette.responses import FileResponse, Response
+
+from serve_app import images, jobs
+from serve_app.jobs import FINISHED, JobStatus
+from serve_app.responses import OrjsonResponse
+from serve_app.runtime import Runtime
+from serve_app.views import public_job
+
+DEFAULT_JOB_SECONDS = 5.0
+
+
+def base_url(request: Request, rt: Runtime) -> str:
+    return rt.settings.public_base_url or str(request.base_url)
+
+
+def polling_interval(job: dict[str, str], depth: int, per_job_s: float, workers: int) -> int:
+    """Seconds until a poll is worth making: a third of the expected time left, 1..10 s."""
+    if job["status"] == JobStatus.PROCESSING:
+        left = per_job_s * (1 - int(job.get("progress") or 0) / 100)
+    else:
+        left = per_job_s * (depth / max(1, workers) + 1)
+    return max(1, min(10, math.ceil(left / 3)))
+
+
+async def job_response(
+    rt: Runtime,
+    job: dict[str, str],
+    request: Request,
+    depth: int = 0,
+    per_job: float = DEFAULT_JOB_SECONDS,
+) -> OrjsonResponse:
+    body = public_job(job, base_url(request, rt), rt.settings, rt.clock())
+    headers = {}
+    if job["status"] == JobStatus.DONE:
+        body["deducted_this_call"] = await jobs.first_report(rt, job["job_id"])
+    elif job["status"] not in FINISHED:
+        interval = polling_interval(job, depth, per_job, rt.settings.dispatch_concurrency)
+        body["polling_interval"] = interval
+        headers["Retry-After"] = str(interval)
+    return OrjsonResponse(body, headers=headers)
+
+
+def file_response(
+    request: Request, rt: Runtime, job, path: Path, fmt: str, attach: bool
+) -> Response:
+    stat = path.stat()
+    etag = f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"'
+    kept_until = float(job.get("completed_at") or rt.clock()) + rt.settings.result_ttl_s
+    max_age = max(0, int(kept_until - rt.clock()))
+    headers = {"ETag": etag, "Cache-Control": f"private, max-age={max_age}"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return FileResponse(
+        path,
+        media_type=images.CONTENT_TYPES[fmt],
+        headers=headers,
+        filename=f"{job['job_id']}.{fmt}" if attach else None,
+        content_disposition_type="attachment" if attach else "inline",
+    )

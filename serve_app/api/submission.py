@@ -1,0 +1,87 @@
+"""What every submit route shares: plan check, Idempotency-Key, the atomic submit, and sync
+mode (`?wait=N`: the finished job's body, or its image with `Accept: image/*`)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+from starlette.responses import Response
+
+from serve_app import credits, idempotency, jobs, waiting
+from serve_app.accounts import Account
+from serve_app.api.results import file_response, job_response
+from serve_app.errors import OperationNotAllowed
+from serve_app.inputs import Submission, read_submission
+from serve_app.jobs import JobStatus, NewJob
+from serve_app.responses import OrjsonResponse
+from serve_app.runtime import Runtime
+
+
+@dataclass
+class Prepared:
+    job: NewJob
+    size_label: str
+
+
+Prepare = Callable[[Runtime, Account, Submission], Awaitable[Prepared]]
+
+
+def check_plan(rt: Runtime, account: Account, operation: str) -> None:
+    if rt.plans.exists(account.plan) and not rt.plans.get(account.plan).allows(operation):
+        raise OperationNotAllowed(f"The {account.plan} plan does not include {operation}.")
+
+
+async def submit(
+    request: Request, rt: Runtime, account: Account, operation: str, prepare: Prepare
+) -> Response:
+    check_plan(rt, account, operation)
+    wait_s = waiting.parse_wait(request.query_params.get("wait"), rt.settings.max_wait_s)
+    submission = await read_submission(request, rt.settings)
+    fingerprint = idempotency.fingerprint(request.url.path, submission.params, submission.image)
+    claim = await idempotency.claim(
+        rt, account.id, request.headers.get("idempotency-key"), fingerprint
+    )
+    if claim is not None and claim.replay is not None:
+        body, headers = claim.replay, {"Idempotent-Replayed": "true"}
+    else:
+        try:
+            body = await _accept(rt, account, submission, claim, prepare)
+        except BaseException:
+            await idempotency.abandon(rt, claim)
+            raise
+        headers = {}
+    if wait_s > 0:
+        finished = await waiting.until_finished(rt, body["job_id"], wait_s)
+        if finished is not None:
+            return await _finished_response(request, rt, finished)
+    return OrjsonResponse(body, status_code=202, headers=headers)
+
+
+async def _accept(rt, account, submission, claim, prepare: Prepare) -> dict:
+    prepared = await prepare(rt, account, submission)
+    job = prepared.job
+    await rt.blobs.put(job.input_key, submission.image)
+    body = {"ok": True, "job_id": job.job_id, "status": "queued", "cost": job.cost}
+    try:
+        remaining = await jobs.submit(
+            rt,
+            job,
+            credits.quota(rt, account.plan),
+            prepared.size_label,
+            claim.record(body) if claim else None,
+        )
+    except BaseException:
+        await rt.blobs.delete(job.input_key)
+        raise
+    return {**body, "remaining": remaining}
+
+
+async def _finished_response(request: Request, rt: Runtime, job: dict[str, str]) -> Response:
+    wants_image = request.headers.get("accept", "").startswith("image/")
+    if wants_image and job["status"] == JobStatus.DONE:
+        path = rt.blobs.path(job["result_key"])
+        fmt = path.suffix.lstrip(".")
+        return file_response(request, rt, job, path, fmt, attach=False)
+    return await job_response(rt, job, request)

@@ -1,0 +1,38 @@
+"""Sync mode: hold a submit until its job finishes, up to a limit (`?wait=N`, N <= 60 s)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from serve_app import jobs
+from serve_app.errors import InvalidParameter
+from serve_app.jobs import FINISHED
+from serve_app.runtime import Runtime
+
+
+def parse_wait(value: str | None, limit: float) -> float:
+    if value in (None, ""):
+        return 0.0
+    try:
+        seconds = float(value)
+    except ValueError as exc:
+        raise InvalidParameter(f"wait must be a number of seconds up to {limit:g}.") from exc
+    if not 0 <= seconds <= limit:
+        raise InvalidParameter(f"wait must be between 0 and {limit:g} seconds.")
+    return seconds
+
+
+async def until_finished(rt: Runtime, job_id: str, seconds: float) -> dict[str, str] | None:
+    """The job once done or failed, or None when `seconds` pass first."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    interval = 0.05
+    while True:
+        job = await jobs.load(rt, job_id)
+        if job is None or job["status"] in FINISHED:
+            return job
+        left = deadline - loop.time()
+        if left <= 0:
+            return None
+        await asyncio.sleep(min(interval, left))
+        interval = min(0.5, interval * 1.5)

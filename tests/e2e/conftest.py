@@ -1,0 +1,126 @@
+"""The real service for the e2e tests, started the way a user starts it: `photoserve run`
+(embedded Redis, Ray, Serve), once per session (~15 s to ready here)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from serve_app.embedded_redis import free_port
+from tests.photos import encode
+
+ADMIN_TOKEN = "e2e-admin-token"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def ray_processes() -> list[str]:
+    out = subprocess.run(["pgrep", "-f", "raylet|gcs_server"], capture_output=True, text=True)
+    return out.stdout.split()
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory, weights_dir):
+    port = free_port()
+    data_dir = tmp_path_factory.mktemp("service")
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("PHOTOSERVE_") and k != "REDIS_URL"
+    }
+    env.update(
+        PHOTOSERVE_DATA_DIR=str(data_dir),
+        PHOTOSERVE_WEIGHTS_DIR=str(weights_dir),
+        PHOTOSERVE_PORT=str(port),
+        PHOTOSERVE_ADMIN_TOKEN=ADMIN_TOKEN,
+        # fault tests: a dead dispatcher's entries are claimed again after 5 s
+        PHOTOSERVE_CLAIM_IDLE_S="5",
+        PHOTOSERVE_RECLAIM_INTERVAL_S="1",
+        # shutdown test: a job still running 3 s after SIGTERM is handed back to the queue
+        PHOTOSERVE_SHUTDOWN_GRACE_S="3",
+        PYTHONUNBUFFERED="1",
+    )
+    url = f"http://127.0.0.1:{port}"
+    with open(data_dir / "run.log", "w") as log:
+        command = [sys.executable, "-m", "serve_app.cli", "run"]
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        started = time.monotonic()
+        try:
+            _wait_healthy(url, process, data_dir)
+            print(f"\nservice healthy {time.monotonic() - started:.1f} s after start")
+            yield {"url": url, "process": process, "data_dir": data_dir}
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(120)
+
+
+def _wait_healthy(url, process, data_dir, timeout_s=240):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail("photoserve run exited:\n" + (data_dir / "run.log").read_text()[-4000:])
+        try:
+            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    pytest.fail("service not healthy in time:\n" + (data_dir / "run.log").read_text()[-4000:])
+
+
+@pytest.fixture(scope="session")
+def customer(service) -> dict:
+    response = httpx.post(
+        f"{service['url']}/admin/accounts",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        json={"credits": 100, "plan": "free"},
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.fixture(scope="session")
+def key(customer) -> str:
+    return customer["api_key"]
+
+
+def cli(service, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PHOTOSERVE_ADMIN_TOKEN": ADMIN_TOKEN}
+    command = [sys.executable, "-m", "serve_app.cli", "--url", service["url"], *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def handles(service):
+    """DeploymentHandles into the running application, from this test process."""
+    import ray
+    from ray import serve
+
+    ray.init(address="auto", namespace="serve", log_to_driver=False)
+    yield lambda name: serve.get_deployment_handle(name, app_name="photoserve")
+    ray.shutdown()
+
+
+def submit(service, key: str, image: np.ndarray, **data) -> str:
+    files = {"image": ("a.png", encode(image))}
+    response = httpx.post(
+        f"{service['url']}/v1/upscale", headers={"x-key": key}, files=files, data=data, timeout=30
+    )
+    assert response.status_code == 202, response.text
+    return response.json()["job_id"]
+
+
+def poll(service, key: str, job_id: str, until=("done", "failed"), timeout_s: float = 180) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        body = httpx.get(f"{service['url']}/v1/jobs/{job_id}", headers={"x-key": key}).json()
+        if body["status"] in until:
+            return body
+        assert time.monotonic() < deadline, f"job {job_id} still {body['status']}"
+        time.sleep(0.1)

@@ -1,0 +1,210 @@
+"""Results: signed URLs, format negotiation, caching headers, retention, sync mode, hints."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import httpx
+import numpy as np
+import pytest
+
+from serve_app import images, jobs, maintenance
+from serve_app.dispatcher import Dispatcher
+from serve_app.ingress import create_app
+from serve_app.runtime import Runtime
+from tests.conftest import make_settings, wait_for
+from tests.photos import photo_bytes
+from tests.serve_app.api.test_upscale_route import assert_error
+
+PNG = photo_bytes("astronaut", size=32)
+
+
+class Works:
+    async def stream(self, image, params):
+        yield {"progress": 0.5}
+        rgb = np.full((params["out_height"], params["out_width"], 3), 120, np.uint8)
+        yield {"image": rgb}
+
+
+@pytest.fixture
+async def dispatcher(rt):
+    running = Dispatcher(rt, {"upscale": Works()}, "results")
+    await running.start()
+    yield running
+    await running.stop()
+
+
+async def finished_job(client, auth, **data) -> dict:
+    job_id = (
+        await client.post("/v1/upscale", headers=auth, files={"image": ("a.png", PNG)}, data=data)
+    ).json()["job_id"]
+
+    async def done():
+        body = (await client.get(f"/v1/jobs/{job_id}", headers=auth)).json()
+        return body if body["status"] == "done" else None
+
+    return await wait_for(done)
+
+
+async def test_signed_url_needs_no_key(client, auth, dispatcher):
+    job = await finished_job(client, auth)
+    url = job["result_url"].replace("http://testserver", "")
+    response = await client.get(url)  # no key at all, as an <img src> would
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda u: u.replace("sig=", "sig=x"),
+        lambda u: u.split("&sig")[0],
+        lambda u: u.replace("exp=", "exp=1"),
+    ],
+)
+async def test_bad_signatures_fall_back_to_the_key(client, auth, dispatcher, mangle):
+    job = await finished_job(client, auth)
+    url = mangle(job["result_url"].replace("http://testserver", ""))
+    assert_error(await client.get(url), 401, "missing_key")
+    assert (await client.get(url, headers=auth)).status_code == 200
+
+
+async def test_signature_is_bound_to_its_job(client, auth, dispatcher):
+    one, two = await finished_job(client, auth), await finished_job(client, auth)
+    query = one["result_url"].split("?")[1]
+    assert_error(await client.get(f"/v1/jobs/{two['job_id']}/download?{query}"), 401, "missing_key")
+
+
+async def test_expired_signature_is_refused(client, auth, rt, dispatcher):
+    job = await finished_job(client, auth)
+    url = job["result_url"].replace("http://testserver", "")
+    rt.clock = lambda: time.time() + 2 * 86400
+    assert_error(await client.get(url), 401, "missing_key")
+
+
+async def test_format_negotiation_and_cache_headers(client, auth, dispatcher):
+    job = await finished_job(client, auth, output_format="png")
+    base = f"/v1/jobs/{job['job_id']}/download"
+    png = await client.get(base, headers=auth)
+    assert png.headers["content-type"] == "image/png"
+    assert int(png.headers["content-length"]) == len(png.content)
+    assert png.headers["cache-control"].startswith("private, max-age=")
+    again = await client.get(base, headers={**auth, "If-None-Match": png.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    jpg = await client.get(f"{base}?format=jpg&quality=40", headers=auth)
+    assert jpg.headers["content-type"] == "image/jpeg" and images.sniff(jpg.content) == "jpg"
+    better = await client.get(f"{base}?format=jpg&quality=95", headers=auth)
+    assert len(better.content) > len(jpg.content)
+    webp = await client.get(f"{base}?format=webp", headers=auth)
+    assert images.sniff(webp.content) == "webp"
+    assert_error(await client.get(f"{base}?format=gif", headers=auth), 400, "invalid_parameter")
+
+
+async def test_quality_at_submit(client, auth, dispatcher):
+    low = await finished_job(client, auth, output_format="jpg", quality="10")
+    high = await finished_job(client, auth, output_format="jpg", quality="95")
+    sizes = [
+        len((await client.get(f"/v1/jobs/{j['job_id']}/download", headers=auth)).content)
+        for j in (low, high)
+    ]
+    assert sizes[0] < sizes[1]
+    assert_error(
+        await client.post(
+            "/v1/upscale", headers=auth, files={"image": ("a.png", PNG)}, data={"quality": "0"}
+        ),
+        400,
+        "invalid_parameter",
+    )
+
+
+async def test_retention_deletes_old_blobs_and_expired_jobs_are_404(client, auth, rt, dispatcher):
+    job = await finished_job(client, auth)
+    stored = await jobs.load(rt, job["job_id"])
+    old = time.time() - rt.settings.result_ttl_s - 10
+    for key in (stored["input_key"], stored["result_key"]):
+        os.utime(rt.blobs.path(key), (old, old))
+    removed = await maintenance.sweep_blobs(rt)
+    assert removed == {"inputs": 1, "results": 1}
+    assert_error(
+        await client.get(f"/v1/jobs/{job['job_id']}/download", headers=auth), 404, "job_not_found"
+    )
+    await rt.redis.delete(rt.keys.job(job["job_id"]))  # what the record's TTL does
+    assert_error(await client.get(f"/v1/jobs/{job['job_id']}", headers=auth), 404, "job_not_found")
+
+
+async def test_job_record_lives_a_little_longer_than_its_result(client, auth, rt):
+    job_id = (
+        await client.post("/v1/upscale", headers=auth, files={"image": ("a.png", PNG)})
+    ).json()["job_id"]
+    ttl = await rt.redis.ttl(rt.keys.job(job_id))
+    assert rt.settings.result_ttl_s < ttl <= rt.settings.result_ttl_s + 3600
+
+
+async def test_sync_mode_returns_the_finished_job(client, auth, dispatcher):
+    response = await client.post(
+        "/v1/upscale?wait=20", headers=auth, files={"image": ("a.png", PNG)}
+    )
+    assert response.status_code == 200 and response.json()["status"] == "done"
+    image = await client.post(
+        "/v1/upscale?wait=20",
+        headers={**auth, "Accept": "image/*"},
+        files={"image": ("a.png", PNG)},
+    )
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    assert images.decode(image.content).rgb.shape == (64, 64, 3)
+
+
+async def test_sync_mode_times_out_into_a_202(client, auth):
+    started = time.monotonic()
+    response = await client.post(
+        "/v1/upscale?wait=0.3", headers=auth, files={"image": ("a.png", PNG)}
+    )
+    assert response.status_code == 202 and response.json()["status"] == "queued"
+    assert time.monotonic() - started >= 0.3
+    assert_error(
+        await client.post("/v1/upscale?wait=61", headers=auth, files={"image": ("a.png", PNG)}),
+        400,
+        "invalid_parameter",
+    )
+
+
+async def test_queued_jobs_carry_polling_hints(client, auth, rt):
+    await rt.redis.hset(rt.keys.timings, "processing:upscale", 12.0)
+    first = (await client.post("/v1/upscale", headers=auth, files={"image": ("a.png", PNG)})).json()
+    for _ in range(7):
+        await client.post("/v1/upscale", headers=auth, files={"image": ("a.png", PNG)})
+    response = await client.get(f"/v1/jobs/{first['job_id']}", headers=auth)
+    body = response.json()
+    # 8 queued, 4 workers, 12 s a job: (8 / 4 + 1) * 12 / 3 = 12 -> capped at 10
+    assert body["polling_interval"] == 10 and response.headers["retry-after"] == "10"
+
+
+async def test_redis_down_is_a_503_envelope(redis_server, tmp_path, weights_dir):
+    from serve_app.embedded_redis import EmbeddedRedis
+
+    server = EmbeddedRedis(tmp_path / "r", appendonly=False).start()
+    settings = make_settings(server, tmp_path, weights_dir)
+    rt = Runtime.create(settings)
+    server.kill()
+    try:
+        transport = httpx.ASGITransport(app=create_app(rt), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            response = await http.get("/v1/credits", headers={"x-key": "ps_" + "a" * 32})
+        assert_error(response, 503, "service_unavailable")
+        assert response.headers["retry-after"] == "1"
+    finally:
+        await rt.close()
+
+
+async def test_streams_are_trimmed_to_what_is_still_needed(client, auth, rt, dispatcher):
+    for _ in range(3):
+        await finished_job(client, auth)
+    stream = rt.keys.stream("upscale")
+
+    async def all_acked():
+        return (await rt.redis.xpending(stream, rt.keys.group))["pending"] == 0
+
+    await wait_for(all_acked)
+    assert await rt.redis.xlen(stream) == 3
+    await maintenance.trim_stream(rt, stream)
+    assert await rt.redis.xlen(stream) == 1  # MINID keeps the last delivered entry
