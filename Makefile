@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch + torchvision first, pinned to the builds these machines carry on local disk
 	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -q -e '.[models,dev]'
+	$(BIN)/pip install -q -e '.[models,s3,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -14,7 +14,7 @@ from serve_app.plans import Plans
 from serve_app.redis_client import connect
 from serve_app.scripts import Scripts
 from serve_app.settings import Settings
-from serve_app.storage import LocalBlobStore
+from serve_app.storage import BlobStore, open_store
 
 
 @dataclass
@@ -23,7 +23,7 @@ class Runtime:
     redis: Redis
     keys: KeySpace
     scripts: Scripts
-    blobs: LocalBlobStore
+    blobs: BlobStore
     catalog: Catalog
     plans: Plans
     clock: Callable[[], float] = field(default=clock.now)
@@ -36,7 +36,7 @@ class Runtime:
             redis=redis,
             keys=KeySpace(settings.redis_prefix),
             scripts=Scripts(redis),
-            blobs=LocalBlobStore(settings.blobs),
+            blobs=open_store(settings.blob_url, settings.blobs),
             catalog=Catalog.load(settings.models_file, settings.user_models_file, settings.weights),
             plans=Plans.load(settings.plans_file),
         )

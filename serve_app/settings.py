@@ -31,6 +31,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path(".photoserve")
     blob_dir: Path | None = None
+    blob_url: str | None = None  # s3://bucket/prefix?endpoint=...&region=... (clusters)
     weights_dir: Path | None = None
     models_file: Path = CONFIGS / "models.yaml"
     user_models_file: Path | None = Field(None, validation_alias=AliasChoices("PHOTOSERVE_MODELS"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from pathlib import Path
 
@@ -10,10 +11,11 @@ import httpx
 import pytest
 
 from serve_app import accounts
-from serve_app.embedded_redis import EmbeddedRedis
+from serve_app.embedded_redis import EmbeddedRedis, free_port
 from serve_app.ingress import create_app
 from serve_app.runtime import Runtime
 from serve_app.settings import CONFIGS, Settings
+from serve_app.storage import S3BlobStore
 
 ADMIN_TOKEN = "test-admin-token"
 
@@ -83,6 +85,30 @@ async def account(rt) -> tuple[str, str]:
 @pytest.fixture
 def auth(account) -> dict[str, str]:
     return {"Authorization": f"Bearer {account[1]}"}
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_store(s3_endpoint, monkeypatch):
+    import boto3
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"b{time.time_ns()}"
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(
+        Bucket=bucket
+    )
+    return S3BlobStore(f"s3://{bucket}/photoserve?endpoint={s3_endpoint}&region=us-east-1")
 
 
 async def wait_for(predicate, timeout_s: float = 30.0, interval_s: float = 0.05):

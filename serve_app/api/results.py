@@ -4,12 +4,12 @@ caching headers. Shared by the status/download routes and sync-mode submits."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 from fastapi import Request
 from starlette.responses import FileResponse, Response
 
 from serve_app import images, jobs
+from serve_app.errors import JobNotFound
 from serve_app.jobs import FINISHED, JobStatus
 from serve_app.responses import OrjsonResponse
 from serve_app.runtime import Runtime
@@ -49,20 +49,27 @@ async def job_response(
     return OrjsonResponse(body, headers=headers)
 
 
-def file_response(
-    request: Request, rt: Runtime, job, path: Path, fmt: str, attach: bool
+async def file_response(
+    request: Request, rt: Runtime, job: dict[str, str], key: str, fmt: str, attach: bool
 ) -> Response:
-    stat = path.stat()
-    etag = f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"'
+    """The stored result with caching headers; 304 for a matching If-None-Match."""
+    stat = await rt.blobs.stat(key)
+    if stat is None:
+        raise JobNotFound("The result has expired.")
+    etag = f'"{stat.size:x}-{int(stat.modified * 1e6):x}"'
     kept_until = float(job.get("completed_at") or rt.clock()) + rt.settings.result_ttl_s
     max_age = max(0, int(kept_until - rt.clock()))
     headers = {"ETag": etag, "Cache-Control": f"private, max-age={max_age}"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
-    return FileResponse(
-        path,
-        media_type=images.CONTENT_TYPES[fmt],
-        headers=headers,
-        filename=f"{job['job_id']}.{fmt}" if attach else None,
-        content_disposition_type="attachment" if attach else "inline",
-    )
+    filename = f"{job['job_id']}.{fmt}"
+    media_type = images.CONTENT_TYPES[fmt]
+    local = rt.blobs.local_path(key)
+    if local is not None:  # sendfile straight from disk
+        return FileResponse(
+            local, media_type=media_type, headers=headers, filename=filename if attach else None,
+            content_disposition_type="attachment" if attach else "inline",
+        )  # fmt: skip
+    if attach:
+        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return Response(await rt.blobs.get(key), media_type=media_type, headers=headers)

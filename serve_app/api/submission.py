@@ -81,7 +81,6 @@ async def _accept(rt, account, submission, claim, prepare: Prepare) -> dict:
 async def _finished_response(request: Request, rt: Runtime, job: dict[str, str]) -> Response:
     wants_image = request.headers.get("accept", "").startswith("image/")
     if wants_image and job["status"] == JobStatus.DONE:
-        path = rt.blobs.path(job["result_key"])
-        fmt = path.suffix.lstrip(".")
-        return file_response(request, rt, job, path, fmt, attach=False)
+        key = job["result_key"]
+        return await file_response(request, rt, job, key, key.rsplit(".", 1)[-1], attach=False)
     return await job_response(rt, job, request)

@@ -82,10 +82,7 @@ async def download(
     if job["status"] != JobStatus.DONE:
         raise NotReady(f"The job is {job['status']}; poll GET /v1/jobs/{job_id} until done.")
     key, fmt = await _variant(rt, job, format, quality)
-    path = rt.blobs.path(key)
-    if not path.is_file():
-        raise JobNotFound("The result has expired.")
-    return file_response(request, rt, job, path, fmt, download)
+    return await file_response(request, rt, job, key, fmt, download)
 
 
 async def _variant(rt: Runtime, job: dict[str, str], fmt: str | None, quality: int | None):
@@ -97,7 +94,7 @@ async def _variant(rt: Runtime, job: dict[str, str], fmt: str | None, quality: i
     if wanted == stored_fmt and (quality is None or wanted == "png"):
         return stored_key, stored_fmt
     key = f"results/{job['job_id']}.q{quality or images.DEFAULT_QUALITY}.{wanted}"
-    if not rt.blobs.exists(key):
+    if await rt.blobs.stat(key) is None:
         decoded = images.decode(await rt.blobs.get(stored_key))
         data = await asyncio.to_thread(
             images.encode, decoded.rgb, decoded.alpha, wanted, quality or images.DEFAULT_QUALITY

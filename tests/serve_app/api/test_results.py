@@ -208,3 +208,32 @@ async def test_streams_are_trimmed_to_what_is_still_needed(client, auth, rt, dis
     assert await rt.redis.xlen(stream) == 3
     await maintenance.trim_stream(rt, stream)
     assert await rt.redis.xlen(stream) == 1  # MINID keeps the last delivered entry
+
+
+async def test_results_from_an_s3_store(redis_server, tmp_path, weights_dir, s3_store):
+    from serve_app import accounts
+
+    settings = make_settings(redis_server, tmp_path, weights_dir, blob_url="s3://unused")
+    rt = Runtime.create(settings)
+    rt.blobs = s3_store
+    running = Dispatcher(rt, {"upscale": Works()}, "s3")
+    await running.start()
+    try:
+        _, key = await accounts.create(rt, 10, "enterprise")
+        transport = httpx.ASGITransport(app=create_app(rt), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            job = await finished_job(http, {"x-key": key})
+            url = job["result_url"].replace("http://testserver", "")
+            first = await http.get(url + "&download=true")
+            assert first.status_code == 200 and images.sniff(first.content) == "png"
+            assert (
+                first.headers["content-disposition"]
+                == f'attachment; filename="{job["job_id"]}.png"'
+            )
+            again = await http.get(url, headers={"If-None-Match": first.headers["etag"]})
+            assert again.status_code == 304
+            webp = await http.get(url + "&format=webp")
+            assert images.sniff(webp.content) == "webp"
+    finally:
+        await running.stop()
+        await rt.close()
