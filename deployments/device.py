@@ -3,13 +3,15 @@
 CPU: float32, channels_last, intra-op threads = the replica's num_cpus (Ray otherwise sets
 OMP_NUM_THREADS=1 for actors). CUDA: float16, and the replica's fractional `num_gpus` becomes
 a hard memory cap so models packed onto one GPU cannot starve each other.
+
+Torch is imported only when a replica has a GPU or loads a PyTorch network: a CPU replica
+running ncnn stays ~0.4 GB smaller and starts faster.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
-
-import torch
 
 
 @dataclass(frozen=True)
@@ -21,11 +23,15 @@ class DeviceConfig:
     memory_fraction: float | None = None
 
     @property
-    def torch_device(self) -> torch.device:
+    def torch_device(self):
+        import torch
+
         return torch.device(self.kind)
 
     @property
-    def dtype(self) -> torch.dtype:
+    def dtype(self):
+        import torch
+
         return torch.float16 if self.half else torch.float32
 
 
@@ -37,12 +43,22 @@ def plan(num_cpus: float, num_gpus: float, cuda_available: bool, half: bool = Tr
     return DeviceConfig("cpu", False, True, threads, None)
 
 
-def apply(config: DeviceConfig) -> DeviceConfig:
+def apply_torch(config: DeviceConfig) -> None:
+    """Configure torch for this replica (call once torch is imported)."""
+    import torch
+
     torch.set_num_threads(config.threads)
     if config.kind == "cuda" and config.memory_fraction is not None:
         torch.cuda.set_per_process_memory_fraction(config.memory_fraction)
-    return config
 
 
 def configure(num_cpus: float, num_gpus: float, half: bool = True) -> DeviceConfig:
-    return apply(plan(num_cpus, num_gpus, torch.cuda.is_available(), half))
+    cuda = False
+    if num_gpus > 0:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    config = plan(num_cpus, num_gpus, cuda, half)
+    if "torch" in sys.modules:
+        apply_torch(config)
+    return config

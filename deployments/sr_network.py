@@ -9,16 +9,12 @@ import numpy as np
 import spandrel
 import torch
 
-from deployments.device import DeviceConfig
-
-
-class WeightsMissing(FileNotFoundError):
-    """The model's weights are not on disk: the model is unavailable, never faked."""
+from deployments.device import DeviceConfig, apply_torch
 
 
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
-        raise WeightsMissing(str(path))
+        raise FileNotFoundError(str(path))
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
@@ -34,6 +30,7 @@ class SRNetwork:
 
     @classmethod
     def load(cls, path: Path, device: DeviceConfig) -> SRNetwork:
+        apply_torch(device)
         descriptor = spandrel.ModelLoader().load_from_state_dict(load_state_dict(path))
         module = descriptor.model.eval().to(device.torch_device, dtype=device.dtype)
         if device.channels_last:

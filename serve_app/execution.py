@@ -23,7 +23,6 @@ from serve_app.storage import BlobNotFound
 log = logging.getLogger("photoserve.execution")
 PROGRESS_INTERVAL_S = 0.25
 BACKEND_RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 15.0)
-EWMA_WEIGHT = 0.2
 
 
 class JobRunner:
@@ -32,19 +31,17 @@ class JobRunner:
         self.backends = backends
 
     async def run(self, operation: str, job_id: str) -> None:
-        job = await jobs.load(self.rt, job_id)
-        if job is None:
+        state, job = await jobs.start(self.rt, job_id, operation)
+        if state == -1:
             await self._release_orphan(job_id)
-            return
-        state, attempts, started_at = await jobs.start(self.rt, job)
         if state != 1:
             return
         settings = self.rt.settings
-        if attempts > settings.max_deliveries:
+        if int(job["attempts"]) > settings.max_deliveries:
             detail = f"The job was tried {settings.max_deliveries} times without finishing."
             await jobs.fail(self.rt, job, "error_inference", detail)
             return
-        left = settings.deadline(operation) - (self.rt.clock() - started_at)
+        left = settings.deadline(operation) - (self.rt.clock() - float(job["started_at"]))
         await self._run_until(operation, job, left)
 
     async def _run_until(self, operation: str, job: dict[str, str], left: float) -> None:
@@ -61,8 +58,7 @@ class JobRunner:
             log.info("job %s failed: %s", job["job_id"], failure.code)
             await jobs.fail(self.rt, job, failure.code, failure.detail)
             return
-        if await jobs.complete(self.rt, job, **outcome):
-            await self._record_timing(operation, time.monotonic() - began)
+        await jobs.complete(self.rt, job, time.monotonic() - began, **outcome)
 
     async def execute(self, backend: Backend, job: dict[str, str]) -> dict[str, Any]:
         decoded = await self._decode_input(job)
@@ -113,7 +109,7 @@ class JobRunner:
         async for event in backend.stream(image, params):
             if "image" in event:
                 result = event["image"]
-            elif time.monotonic() - last_write >= PROGRESS_INTERVAL_S:
+            elif event["progress"] < 1 and time.monotonic() - last_write >= PROGRESS_INTERVAL_S:
                 last_write = time.monotonic()
                 await self._progress(job_id, event["progress"])
         if result is None:
@@ -130,14 +126,3 @@ class JobRunner:
         account = await self.rt.redis.hget(self.rt.keys.hold(job_id), "account")
         if account:
             await jobs.fail(self.rt, {"job_id": job_id, "account": account}, "expired", "")
-
-    async def _record_timing(self, operation: str, seconds: float) -> None:
-        """A moving average of processing time, for polling hints."""
-        field = f"processing:{operation}"
-        previous = await self.rt.redis.hget(self.rt.keys.timings, field)
-        value = (
-            seconds
-            if previous is None
-            else (1 - EWMA_WEIGHT) * float(previous) + EWMA_WEIGHT * seconds
-        )
-        await self.rt.redis.hset(self.rt.keys.timings, field, round(value, 3))

@@ -153,13 +153,15 @@ async def first_report(rt: Runtime, job_id: str) -> bool:
     return bool(await rt.redis.hsetnx(rt.keys.job(job_id), "reported_done", 1))
 
 
-async def complete(rt: Runtime, job: dict[str, str], **fields: Any) -> bool:
-    """processing -> done, capturing the job's credits (and queueing its webhook) in one step."""
+async def complete(rt: Runtime, job: dict[str, str], seconds: float = 0.0, **fields: Any) -> bool:
+    """processing -> done, capturing the job's credits (and queueing its webhook) in one step.
+    `seconds`: how long the run took, for the moving average behind polling hints."""
     k, now = rt.keys, rt.clock()
     account = job["account"]
     keys = [k.job(job["job_id"]), k.hold(job["job_id"]), k.credits(account), k.ledger(account)]
-    keys += [_stats_key(rt, job, now), k.account(account), k.webhooks]
-    args = [clock.ms(now), *_flatten({"progress": 100, "completed_at": now, **fields})]
+    keys += [_stats_key(rt, job, now), k.account(account), k.webhooks, k.timings]
+    done = {"progress": 100, "completed_at": now, **fields}
+    args = [clock.ms(now), k.job_events, round(seconds, 3), *_flatten(done)]
     return await rt.scripts.complete(keys=keys, args=args) == 1
 
 
@@ -171,20 +173,18 @@ async def fail(rt: Runtime, job: dict[str, str], code: str, detail: str) -> bool
     keys += [_stats_key(rt, job, now), k.account(account), k.webhooks]
     keys += [k.depth(job.get("operation") or "upscale")]
     fields = {"error_code": code, "error_detail": detail, "completed_at": now}
-    args = [job["job_id"], account, clock.ms(now), *_flatten(fields)]
+    args = [job["job_id"], account, clock.ms(now), k.job_events, *_flatten(fields)]
     return await rt.scripts.fail(keys=keys, args=args) == 1
 
 
-async def start(rt: Runtime, job: dict[str, str]) -> tuple[int, int, float]:
-    """A delivery begins: -> processing. Returns (1 started | 0 finished | -1 missing,
-    attempts so far including this one, started_at)."""
+async def start(rt: Runtime, job_id: str, operation: str) -> tuple[int, dict[str, str]]:
+    """A delivery begins: -> processing, attempts counted. Returns (1 started | 0 already
+    finished | -1 missing, the job record when started)."""
     k = rt.keys
-    outcome = await rt.scripts.start(
-        keys=[k.job(job["job_id"]), k.depth(job["operation"])], args=[rt.clock()]
-    )
+    outcome = await rt.scripts.start(keys=[k.job(job_id), k.depth(operation)], args=[rt.clock()])
     if outcome[0] != 1:
-        return int(outcome[0]), 0, 0.0
-    return 1, int(outcome[1]), float(outcome[2])
+        return int(outcome[0]), {}
+    return 1, dict(zip(outcome[1::2], outcome[2::2], strict=True))
 
 
 def _stats_key(rt: Runtime, job: dict[str, str], now: float) -> str:

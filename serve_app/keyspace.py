@@ -60,6 +60,11 @@ class KeySpace:
         return f"{self.prefix}depth:{operation}"
 
     @property
+    def job_events(self) -> str:
+        """Pub/sub channel: the id of every job that just finished."""
+        return f"{self.prefix}events:jobs"
+
+    @property
     def timings(self) -> str:
         return f"{self.prefix}timings"
 

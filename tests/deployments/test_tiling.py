@@ -11,7 +11,7 @@ from deployments import tiling
 from deployments.device import plan
 from deployments.sr_network import SRNetwork
 from deployments.upscale import TileSettings, run_tiles, upscale
-from tests.photos import photo, psnr
+from loadtest.photos import photo, psnr
 
 
 @pytest.fixture(scope="module")

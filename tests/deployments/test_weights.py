@@ -50,8 +50,8 @@ def test_sha256_file(tmp_path):
 
 
 def test_loading_missing_weights_raises_weights_missing(tmp_path):
+    from deployments import networks
     from deployments.device import plan
-    from deployments.sr_network import SRNetwork, WeightsMissing
 
-    with pytest.raises(WeightsMissing):
-        SRNetwork.load(tmp_path / "absent.safetensors", plan(1, 0, False))
+    with pytest.raises(networks.WeightsMissing):
+        networks.load(spec_with({}), tmp_path, plan(1, 0, False), "torch")

@@ -4,21 +4,18 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 
-from serve_app.embedded_redis import free_port
-from tests.photos import encode
+from loadtest.photos import encode
+from loadtest.service import LocalService, ServiceFailed
 
 ADMIN_TOKEN = "e2e-admin-token"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def ray_processes() -> list[str]:
@@ -28,50 +25,24 @@ def ray_processes() -> list[str]:
 
 @pytest.fixture(scope="session")
 def service(tmp_path_factory, weights_dir):
-    port = free_port()
-    data_dir = tmp_path_factory.mktemp("service")
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith("PHOTOSERVE_") and k != "REDIS_URL"
-    }
-    env.update(
-        PHOTOSERVE_DATA_DIR=str(data_dir),
-        PHOTOSERVE_WEIGHTS_DIR=str(weights_dir),
-        PHOTOSERVE_PORT=str(port),
-        PHOTOSERVE_ADMIN_TOKEN=ADMIN_TOKEN,
+        "PHOTOSERVE_WEIGHTS_DIR": str(weights_dir),
         # fault tests: a dead dispatcher's entries are claimed again after 5 s
-        PHOTOSERVE_CLAIM_IDLE_S="5",
-        PHOTOSERVE_RECLAIM_INTERVAL_S="1",
+        "PHOTOSERVE_CLAIM_IDLE_S": "5",
+        "PHOTOSERVE_RECLAIM_INTERVAL_S": "1",
         # shutdown test: a job still running 3 s after SIGTERM is handed back to the queue
-        PHOTOSERVE_SHUTDOWN_GRACE_S="3",
-        PYTHONUNBUFFERED="1",
-    )
-    url = f"http://127.0.0.1:{port}"
-    with open(data_dir / "run.log", "w") as log:
-        command = [sys.executable, "-m", "serve_app.cli", "run"]
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        started = time.monotonic()
-        try:
-            _wait_healthy(url, process, data_dir)
-            print(f"\nservice healthy {time.monotonic() - started:.1f} s after start")
-            yield {"url": url, "process": process, "data_dir": data_dir}
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                process.wait(120)
-
-
-def _wait_healthy(url, process, data_dir, timeout_s=240):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail("photoserve run exited:\n" + (data_dir / "run.log").read_text()[-4000:])
-        try:
-            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    pytest.fail("service not healthy in time:\n" + (data_dir / "run.log").read_text()[-4000:])
+        "PHOTOSERVE_SHUTDOWN_GRACE_S": "3",
+    }
+    running = LocalService(tmp_path_factory.mktemp("service"), ADMIN_TOKEN, env)
+    try:
+        running.start()
+    except ServiceFailed as exc:
+        pytest.fail(str(exc))
+    print(f"\nservice ready {running.startup_s:.1f} s after start")
+    try:
+        yield {"url": running.url, "process": running.process, "data_dir": running.data_dir}
+    finally:
+        running.stop()
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ import time
 import httpx
 import pytest
 
+from loadtest.photos import photo
 from tests.e2e.conftest import ADMIN_TOKEN, poll, submit
-from tests.photos import photo
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

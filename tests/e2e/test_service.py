@@ -11,9 +11,9 @@ import httpx
 import numpy as np
 import pytest
 
+from loadtest.photos import encode, photo
 from serve_app import images
 from tests.e2e.conftest import cli, poll, ray_processes, submit
-from tests.photos import encode, photo
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

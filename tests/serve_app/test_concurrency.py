@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import uvicorn
 
+from loadtest.photos import photo_bytes
 from serve_app import accounts, jobs, ledger
 from serve_app.dispatcher import Dispatcher
 from serve_app.embedded_redis import free_port
 from serve_app.ingress import create_app
 from tests.conftest import money, wait_for
-from tests.photos import photo_bytes
 
 pytestmark = pytest.mark.slow
 PNG = photo_bytes(size=16)

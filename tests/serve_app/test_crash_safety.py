@@ -8,10 +8,10 @@ import asyncio
 import numpy as np
 import pytest
 
+from loadtest.photos import photo_bytes
 from serve_app import accounts, jobs, ledger
 from serve_app.dispatcher import Dispatcher, ensure_group
 from tests.conftest import money, wait_for
-from tests.photos import photo_bytes
 from tests.serve_app.test_dispatcher import GatedBackend, finished, submit
 
 FAST = dict(claim_idle_s=0.4, reclaim_interval_s=0.1, dispatch_block_ms=50)

@@ -7,13 +7,13 @@ import asyncio
 import numpy as np
 import pytest
 
+from loadtest.photos import encode, photo, photo_bytes
 from serve_app import accounts, images, jobs
 from serve_app.backends import JobFailure
 from serve_app.dispatcher import Dispatcher
 from serve_app.jobs import NewJob
 from tests.backends import FailingBackend, LocalUpscaleBackend
 from tests.conftest import money, wait_for
-from tests.photos import encode, photo, photo_bytes
 
 
 @pytest.fixture(scope="module")

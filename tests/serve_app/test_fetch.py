@@ -8,9 +8,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from loadtest.photos import photo_bytes
 from serve_app.errors import ImageTooLarge, InvalidUrl, UrlFetchFailed, UrlNotAllowed
 from serve_app.fetch import _is_public, fetch_image
-from tests.photos import photo_bytes
 
 IMAGE = photo_bytes(size=32)
 

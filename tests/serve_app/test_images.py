@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from loadtest.photos import encode, photo, photo_bytes
 from serve_app import images
 from serve_app.errors import CorruptImage, ImageTooLarge, InvalidFormat, PixelTooLarge
-from tests.photos import encode, photo, photo_bytes
 
 LIMITS = dict(max_bytes=10_000_000, max_edge=2048)
 
@@ -91,3 +91,12 @@ def test_jpg_output_drops_alpha_png_keeps_it():
     rgb, alpha = photo("astronaut", 16), np.zeros((16, 16), np.uint8)
     assert images.decode(images.encode(rgb, alpha, "png")).alpha is not None
     assert images.decode(images.encode(rgb, alpha, "jpg")).alpha is None
+
+
+def test_png_without_fpng_falls_back_to_pillow(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "fpng", None)  # import fpng -> ImportError
+    rgb = photo("astronaut", 24)
+    decoded = images.decode(images.encode(rgb, None, "png"))
+    assert np.array_equal(decoded.rgb, rgb)

@@ -90,3 +90,13 @@ async def test_transition_is_compare_and_set(rt):
 def test_job_id_format(bad):
     with pytest.raises(InvalidJobId):
         jobs.check_job_id(bad)
+
+
+async def test_completion_keeps_a_moving_average_of_job_times(rt):
+    account_id, _ = await accounts.create(rt, 5, "enterprise")
+    for seconds in (10.0, 20.0):
+        job = new_job(account_id)
+        await jobs.submit(rt, job, 0, "x2")
+        await jobs.transition(rt, job.job_id, {JobStatus.QUEUED}, JobStatus.PROCESSING)
+        await jobs.complete(rt, ref(job), seconds)
+    assert float(await rt.redis.hget(rt.keys.timings, "processing:upscale")) == 12.0

@@ -10,12 +10,12 @@ import httpx
 import numpy as np
 import pytest
 
+from loadtest.photos import photo_bytes
 from serve_app import accounts, jobs, ledger
 from serve_app.dispatcher import Dispatcher
 from serve_app.embedded_redis import EmbeddedRedis
 from serve_app.runtime import Runtime
 from tests.conftest import make_settings, wait_for
-from tests.photos import photo_bytes
 from tests.serve_app.test_concurrency import server as uvicorn_server  # noqa: F401
 
 pytestmark = pytest.mark.slow

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from loadtest.photos import photo, photo_bytes
 from serve_app import accounts, images
 from serve_app.dispatcher import Dispatcher
 from tests.backends import LocalUpscaleBackend
 from tests.conftest import wait_for
-from tests.photos import photo, photo_bytes
 from tests.serve_app.api.test_upscale_route import assert_error
 
 
@@ -102,7 +102,7 @@ async def test_another_accounts_job_is_403_and_unknown_is_404(client, auth, rt):
 
 async def test_result_equals_the_network_output(client, auth, rt, dispatcher, weights_dir):
     image = photo("astronaut", 48)
-    from tests.photos import encode
+    from loadtest.photos import encode
 
     response = await client.post(
         "/v1/upscale", headers=auth, files={"image": ("a.png", encode(image))}, data={"scale": 4}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from loadtest.photos import photo_bytes
 from serve_app import accounts, idempotency
 from tests.conftest import money
-from tests.photos import photo_bytes
 from tests.serve_app.api.test_upscale_route import assert_error
 
 PNG = photo_bytes(size=32)

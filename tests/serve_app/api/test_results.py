@@ -9,12 +9,12 @@ import httpx
 import numpy as np
 import pytest
 
+from loadtest.photos import photo_bytes
 from serve_app import images, jobs, maintenance
 from serve_app.dispatcher import Dispatcher
 from serve_app.ingress import create_app
 from serve_app.runtime import Runtime
 from tests.conftest import make_settings, wait_for
-from tests.photos import photo_bytes
 from tests.serve_app.api.test_upscale_route import assert_error
 
 PNG = photo_bytes("astronaut", size=32)

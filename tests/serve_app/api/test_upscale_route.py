@@ -7,11 +7,11 @@ import base64
 import httpx
 import pytest
 
+from loadtest.photos import photo_bytes
 from serve_app import accounts, jobs
 from serve_app.ingress import create_app
 from serve_app.runtime import Runtime
 from tests.conftest import make_settings, money
-from tests.photos import photo_bytes
 
 PNG = photo_bytes("astronaut", size=64)
 

@@ -1,4 +1,5 @@
-"""Real photographs that ship inside scikit-image, encoded the way a client would send them."""
+"""Real photographs that ship inside scikit-image, encoded the way a client would send them
+(shared by the tests and the benchmarks)."""
 
 from __future__ import annotations
 

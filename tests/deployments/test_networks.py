@@ -1,0 +1,68 @@
+"""Backend choice and the ncnn backend, which must match the PyTorch one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deployments import networks
+from deployments.device import plan
+from loadtest.photos import photo, psnr
+from serve_app.catalog import Catalog, ModelSpec
+from serve_app.settings import CONFIGS
+
+CPU = plan(2, 0, cuda_available=False)
+GPU = plan(2, 0.25, cuda_available=True)
+
+
+@pytest.fixture(scope="module")
+def catalog(weights_dir):
+    return Catalog.load(CONFIGS / "models.yaml", None, weights_dir)
+
+
+def test_auto_picks_ncnn_on_cpu_and_torch_on_cuda(catalog):
+    spec = catalog.specs["realesr-animevideov3"]
+    assert networks.choose("auto", CPU, spec) == "ncnn"
+    assert networks.choose("auto", GPU, spec) == "torch"
+    assert networks.choose("torch", CPU, spec) == "torch"
+    with pytest.raises(ValueError):
+        networks.choose("tensorflow", CPU, spec)
+
+
+def test_auto_falls_back_to_torch_without_ncnn_files():
+    spec = ModelSpec("custom", "upscale", "RRDBNet", "custom.pth", sources=())
+    assert networks.choose("auto", CPU, spec) == "torch"
+
+
+def test_tampered_ncnn_weights_are_not_used(catalog):
+    spec = catalog.specs["realesr-animevideov3"]
+    source = {**spec.sources[0], "sha256": "0" * 64}
+    tampered = ModelSpec(
+        spec.name, spec.operation, spec.arch, spec.file, spec.alias, spec.scale, (source,)
+    )
+    assert networks.ncnn_files(tampered) is None
+    assert networks.choose("auto", CPU, tampered) == "torch"
+    with pytest.raises(networks.WeightsMissing):
+        networks.load(tampered, catalog.weights_dir, CPU, "ncnn")
+
+
+@pytest.mark.parametrize(
+    ("name", "size"), [("realesr-animevideov3", 80), ("realesrgan-x4plus-anime", 40)]
+)
+def test_ncnn_and_torch_backends_agree_on_a_real_photo(catalog, name, size):
+    spec = catalog.specs[name]
+    image = np.ascontiguousarray(photo("chelsea")[50 : 50 + size, 100 : 100 + size])
+    ours, used = networks.load(spec, catalog.weights_dir, CPU, "ncnn")
+    reference, _ = networks.load(spec, catalog.weights_dir, CPU, "torch")
+    assert used == "ncnn"
+    a, b = ours.run([image])[0], reference.run([image])[0]
+    assert a.shape == b.shape == (size * 4, size * 4, 3) and a.dtype == np.uint8
+    assert psnr(a, b) >= 60.0
+
+
+def test_ncnn_runs_odd_sized_tiles(catalog):
+    network, _ = networks.load(
+        catalog.specs["realesr-animevideov3"], catalog.weights_dir, CPU, "ncnn"
+    )
+    outputs = network.run([photo("coffee")[:17, :33], photo("coffee")[:40, :8]])
+    assert [o.shape for o in outputs] == [(68, 132, 3), (160, 32, 3)]
