@@ -289,7 +289,7 @@ def report(images, pngs, client: Client, size: int, repeat: int, threads: int) -
 
 def _row(cells) -> str:
     first, *rest = cells
-    fmt = [f"{c:>11.2f}" if isinstance(c, float) else f"{c!s:>11}" for c in rest]
+    fmt = [f"{c:>13.2f}" if isinstance(c, float) else f"{c!s:>13}" for c in rest]
     return f"{first!s:16}" + "".join(fmt)
 
 

@@ -48,8 +48,8 @@ class LocalService:
             PHOTOSERVE_PORT=str(self.port),
             PHOTOSERVE_ADMIN_TOKEN=self.admin_token,
             PYTHONUNBUFFERED="1",
-            **self.env,
         )
+        env.update(self.env)
         started = time.monotonic()
         with open(self.log_path, "w") as log:
             command = [sys.executable, "-m", "serve_app.cli", "run"]

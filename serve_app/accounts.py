@@ -46,14 +46,18 @@ async def create(rt: Runtime, credits: int, plan: str) -> tuple[str, str]:
 
 async def by_key(rt: Runtime, api_key: str) -> Account | None:
     key_hash = hash_key(rt.settings.key_secret, api_key)
-    account_id = await rt.redis.get(rt.keys.api_key(key_hash))
-    if account_id is None:
-        return None
-    plan, locked, stored_hash = await rt.redis.hmget(
-        rt.keys.account(account_id), ["plan", "locked", "key_hash"]
+    cached = rt.account_cache.get(key_hash)
+    if cached is not None:
+        return Account(cached.account_id, cached.plan, cached.locked)
+    found = await rt.scripts.account_by_key(
+        keys=[rt.keys.api_key(key_hash)], args=[rt.keys.account("")]
     )
-    if plan is None or stored_hash is None or not same(stored_hash, key_hash):
+    if not found:
         return None
+    account_id, plan, locked, stored_hash = found
+    if not plan or not same(stored_hash, key_hash):
+        return None
+    rt.account_cache.put(key_hash, account_id, plan, locked == "1")
     return Account(account_id, plan, locked == "1")
 
 
@@ -68,6 +72,7 @@ async def get(rt: Runtime, account_id: str) -> dict[str, str]:
 async def update(rt: Runtime, account_id: str, **fields) -> dict[str, str]:
     await get(rt, account_id)
     await rt.redis.hset(rt.keys.account(account_id), mapping=fields)
+    await rt.account_cache.invalidate(account_id)
     return await get(rt, account_id)
 
 
@@ -83,6 +88,7 @@ async def rotate(rt: Runtime, account_id: str, old_key: str) -> str:
     )
     if not swapped:
         raise AccountMissing(account_id)
+    await rt.account_cache.invalidate(account_id)
     return new_key
 
 

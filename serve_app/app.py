@@ -51,7 +51,10 @@ class DispatcherDeployment:
         self.housekeeping = loop.create_task(self._keep_house([*backends]))
 
     async def _start(self) -> None:
-        await self.dispatcher.start()
+        # PHOTOSERVE_DISPATCH_ENABLED=0: accept jobs but run none (benchmarks of the gateway,
+        # or a gateway-only node in front of a shared Redis)
+        if self.rt.settings.dispatch_enabled:
+            await self.dispatcher.start()
         await self.webhooks.start()
 
     async def _keep_house(self, operations: list[str]) -> None:

@@ -10,6 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 
 from serve_app.api.deps import ModelStatus
 from serve_app.api.routes import account, admin, health, jobs, models, upscale, webhook
@@ -61,6 +63,10 @@ async def on_redis_error(request: Request, exc: RedisError) -> OrjsonResponse:
     return _render(ServiceUnavailable(headers={"Retry-After": "1"}))
 
 
+async def on_client_gone(request: Request, exc: ClientDisconnect) -> Response:
+    return Response(status_code=499)  # nobody is listening; nothing to log
+
+
 async def on_unexpected(request: Request, exc: Exception) -> OrjsonResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return _render(InternalError())
@@ -99,6 +105,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(RedisError, on_redis_error)
+    app.add_exception_handler(ClientDisconnect, on_client_gone)
     app.add_exception_handler(Exception, on_unexpected)
     for module in (health, admin, upscale, jobs, account, models, webhook):
         app.include_router(module.router)

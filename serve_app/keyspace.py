@@ -60,6 +60,11 @@ class KeySpace:
         return f"{self.prefix}depth:{operation}"
 
     @property
+    def account_events(self) -> str:
+        """Pub/sub channel: ids of accounts whose key, lock or plan just changed."""
+        return f"{self.prefix}events:accounts"
+
+    @property
     def job_events(self) -> str:
         """Pub/sub channel: the id of every job that just finished."""
         return f"{self.prefix}events:jobs"

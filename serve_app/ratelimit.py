@@ -35,13 +35,21 @@ class RateState:
         }
 
 
+def member(now_ms: int) -> str:
+    return f"{now_ms}-{secrets.token_hex(4)}"
+
+
 async def hit(rt: Runtime, subject: str, rate_class: str, limit: int, tier: str) -> RateState:
-    now = rt.clock()
-    now_ms = clock.ms(now)
+    now_ms = clock.ms(rt.clock())
     allowed, count, oldest = await rt.scripts.ratelimit(
         keys=[rt.keys.rate(subject, rate_class)],
-        args=[now_ms, WINDOW_S * 1000, limit, f"{now_ms}-{secrets.token_hex(4)}"],
+        args=[now_ms, WINDOW_S * 1000, limit, member(now_ms)],
     )
+    return state(rate_class, tier, limit, now_ms, allowed, count, oldest)
+
+
+def state(rate_class, tier, limit, now_ms, allowed, count, oldest) -> RateState:
+    """A window's state from what the Lua check returned."""
     reset_ms = int(float(oldest)) + WINDOW_S * 1000
     reset_at = math.ceil(reset_ms / 1000)
     retry_after = 0 if allowed else max(1, math.ceil((reset_ms - now_ms) / 1000))

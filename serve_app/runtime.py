@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 
 from serve_app import clock
+from serve_app.account_cache import AccountCache
 from serve_app.catalog import Catalog
 from serve_app.events import JobEvents
 from serve_app.keyspace import KeySpace
@@ -29,6 +30,13 @@ class Runtime:
     plans: Plans
     clock: Callable[[], float] = field(default=clock.now)
     _events: JobEvents | None = None
+    _account_cache: AccountCache | None = None
+
+    @property
+    def account_cache(self) -> AccountCache:
+        if self._account_cache is None:
+            self._account_cache = AccountCache(self.redis, self.keys.account_events)
+        return self._account_cache
 
     @property
     def events(self) -> JobEvents:
@@ -50,6 +58,7 @@ class Runtime:
         )
 
     async def close(self) -> None:
-        if self._events is not None:
-            await self._events.close()
+        for listener in (self._events, self._account_cache):
+            if listener is not None:
+                await listener.close()
         await self.redis.aclose()

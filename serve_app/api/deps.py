@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from serve_app import accounts, keys, ratelimit
 from serve_app.accounts import Account
 from serve_app.errors import AdminDisabled, InvalidAdminToken, InvalidKey, MissingKey
+from serve_app.plans import Plan
 from serve_app.runtime import Runtime
 
 DEFAULT_PLAN = "free"
@@ -59,10 +60,14 @@ async def current_account(request: Request, rt: RuntimeDep) -> Account:
 CurrentAccount = Annotated[Account, Depends(current_account)]
 
 
+def plan_of(rt: Runtime, account: Account) -> Plan:
+    return rt.plans.get(account.plan if rt.plans.exists(account.plan) else DEFAULT_PLAN)
+
+
 async def apply_rate_limit(
     request: Request, rt: Runtime, account: Account, rate_class: str
 ) -> None:
-    plan = rt.plans.get(account.plan if rt.plans.exists(account.plan) else DEFAULT_PLAN)
+    plan = plan_of(rt, account)
     limit = plan.limit(rate_class)
     if limit:
         state = await ratelimit.hit(rt, account.id, rate_class, limit, plan.name)

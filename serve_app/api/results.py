@@ -11,11 +11,11 @@ from starlette.responses import FileResponse, Response
 from serve_app import images, jobs
 from serve_app.errors import JobNotFound
 from serve_app.jobs import FINISHED, JobStatus
+from serve_app.polling import DEFAULT_JOB_SECONDS, Poll
 from serve_app.responses import OrjsonResponse
 from serve_app.runtime import Runtime
 from serve_app.views import public_job
 
-DEFAULT_JOB_SECONDS = 5.0
 # Below this a result goes out as one ASGI message: behind Serve's proxy every message is a
 # Ray object, and FileResponse's 64 KB chunks cost ~10-20 CPU-ms per 1.5 MB result here.
 ONE_MESSAGE_MAX_BYTES = 16 * 1024 * 1024
@@ -34,22 +34,28 @@ def polling_interval(job: dict[str, str], depth: int, per_job_s: float, workers:
     return max(1, min(10, math.ceil(left / 3)))
 
 
-async def job_response(
-    rt: Runtime,
-    job: dict[str, str],
-    request: Request,
-    depth: int = 0,
-    per_job: float = DEFAULT_JOB_SECONDS,
+def render(
+    rt: Runtime, job: dict[str, str], request: Request, first_done: bool, depth: int, per_job: float
 ) -> OrjsonResponse:
     body = public_job(job, base_url(request, rt), rt.settings, rt.clock())
     headers = {}
     if job["status"] == JobStatus.DONE:
-        body["deducted_this_call"] = await jobs.first_report(rt, job["job_id"])
+        body["deducted_this_call"] = first_done
     elif job["status"] not in FINISHED:
         interval = polling_interval(job, depth, per_job, rt.settings.dispatch_concurrency)
         body["polling_interval"] = interval
         headers["Retry-After"] = str(interval)
     return OrjsonResponse(body, headers=headers)
+
+
+def poll_response(rt: Runtime, found: Poll, request: Request) -> OrjsonResponse:
+    return render(rt, found.job, request, found.first_done, found.depth, found.per_job_s)
+
+
+async def job_response(rt: Runtime, job: dict[str, str], request: Request) -> OrjsonResponse:
+    """A finished job's body (sync mode)."""
+    first = job["status"] == JobStatus.DONE and await jobs.first_report(rt, job["job_id"])
+    return render(rt, job, request, first, 0, DEFAULT_JOB_SECONDS)
 
 
 async def file_response(
