@@ -63,20 +63,41 @@ async def seed(redis_url: str, env: dict[str, str]) -> list[tuple[str, str]]:
     from serve_app.runtime import Runtime
     from serve_app.settings import Settings
 
-    settings = Settings(redis_url=redis_url, key_secret=env["PHOTOSERVE_KEY_SECRET"],
-                        plans_file=Path(env["PHOTOSERVE_PLANS_FILE"]))  # fmt: skip
+    settings = Settings(
+        redis_url=redis_url,
+        key_secret=env["PHOTOSERVE_KEY_SECRET"],
+        plans_file=Path(env["PHOTOSERVE_PLANS_FILE"]),
+    )
     rt = Runtime.create(settings)
     pairs = []
     for _ in range(ACCOUNTS):
         account_id, key = await accounts.create(rt, 100_000_000, "bench")
         for _ in range(JOBS_EACH):
-            job = NewJob(account_id, "upscale", 1, {"model": "realesr-animevideov3", "scale": 2,
-                         "out_width": 64, "out_height": 64, "output_format": "png"},
-                         "inputs/none.png", 32, 32)  # fmt: skip
+            job = NewJob(
+                account_id,
+                "upscale",
+                1,
+                {
+                    "model": "realesr-animevideov3",
+                    "scale": 2,
+                    "out_width": 64,
+                    "out_height": 64,
+                    "output_format": "png",
+                },
+                "inputs/none.png",
+                32,
+                32,
+            )
             await jobs.submit(rt, job, 0, "x2")
             await jobs.transition(rt, job.job_id, {JobStatus.QUEUED}, JobStatus.PROCESSING)
-            await jobs.complete(rt, {"job_id": job.job_id, "account": account_id, "operation": "upscale"},
-                                0.5, result_key=f"results/{job.job_id}.png", width=64, height=64)  # fmt: skip
+            await jobs.complete(
+                rt,
+                {"job_id": job.job_id, "account": account_id, "operation": "upscale"},
+                0.5,
+                result_key=f"results/{job.job_id}.png",
+                width=64,
+                height=64,
+            )
             pairs.append((f"/v1/jobs/{job.job_id}", key))
     await rt.close()
     return pairs
@@ -106,8 +127,10 @@ def wrk_scripts(folder: Path, pairs: list[tuple[str, str]]) -> tuple[Path, Path]
 def wrk(url: str, script: Path, seconds: int, connections: int) -> Result:
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return Result(
         rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         p50_ms=_ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1)),
@@ -122,8 +145,19 @@ def _ms(text: str) -> float:
 
 
 def start_uvicorn(env: dict[str, str], port: int) -> subprocess.Popen:
-    command = [sys.executable, "-m", "uvicorn", "serve_app.ingress:app", "--host", "127.0.0.1",
-               "--port", str(port), "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "serve_app.ingress:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
     process = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -138,8 +172,10 @@ def start_uvicorn(env: dict[str, str], port: int) -> subprocess.Popen:
 def measure(url: str, scripts, seconds: int, connections: int) -> dict[str, Result]:
     status, submit = scripts
     wrk(url, status, 3, connections)  # warm up
-    return {"status": wrk(url, status, seconds, connections),
-            "submit": wrk(url, submit, seconds, connections)}  # fmt: skip
+    return {
+        "status": wrk(url, status, seconds, connections),
+        "submit": wrk(url, submit, seconds, connections),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -149,9 +185,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument(
-        "--serve-env", action="append", default=[], metavar="NAME=VALUE",
+        "--serve-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="extra environment for the Serve run (to compare ingress settings)",
-    )  # fmt: skip
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -192,14 +231,20 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def report(plain: dict[str, Result], served: dict[str, Result], args) -> None:
-    print(f"\n{ACCOUNTS * JOBS_EACH} jobs across {ACCOUNTS} accounts, rate limiter on, wrk -t2 "
-          f"-c{args.connections}, {args.seconds} s each")  # fmt: skip
-    print(f"{'':22}{'uvicorn req/s':>14}{'p50 ms':>8}{'p99 ms':>8}"
-          f"{'Serve req/s':>13}{'p50 ms':>8}{'p99 ms':>8}{'ratio':>7}")  # fmt: skip
+    print(
+        f"\n{ACCOUNTS * JOBS_EACH} jobs across {ACCOUNTS} accounts, rate limiter on, wrk -t2 "
+        f"-c{args.connections}, {args.seconds} s each"
+    )
+    print(
+        f"{'':22}{'uvicorn req/s':>14}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'Serve req/s':>13}{'p50 ms':>8}{'p99 ms':>8}{'ratio':>7}"
+    )
     for name, label in (("status", "GET /v1/jobs/{id}"), ("submit", "POST /v1/upscale")):
         a, b = plain[name], served[name]
-        print(f"{label:22}{a.rps:14.0f}{a.p50_ms:8.1f}{a.p99_ms:8.1f}"
-              f"{b.rps:13.0f}{b.p50_ms:8.1f}{b.p99_ms:8.1f}{b.rps / a.rps:7.2f}")  # fmt: skip
+        print(
+            f"{label:22}{a.rps:14.0f}{a.p50_ms:8.1f}{a.p99_ms:8.1f}"
+            f"{b.rps:13.0f}{b.p50_ms:8.1f}{b.p99_ms:8.1f}{b.rps / a.rps:7.2f}"
+        )
         if a.errors or b.errors:
             print(f"  non-2xx: uvicorn {a.errors}, Serve {b.errors}")
 

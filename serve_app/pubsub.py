@@ -17,9 +17,12 @@ POLL_S = 0.2
 
 class Subscription:
     def __init__(
-        self, redis, channel: str, on_message: Callable[[str], None],
+        self,
+        redis,
+        channel: str,
+        on_message: Callable[[str], None],
         on_reset: Callable[[], None] = lambda: None,
-    ):  # fmt: skip
+    ):
         self.redis = redis
         self.channel = channel
         self.on_message = on_message

@@ -76,9 +76,12 @@ async def file_response(
     local = rt.blobs.local_path(key)
     if local is not None and stat.size > ONE_MESSAGE_MAX_BYTES:  # stream big files from disk
         return FileResponse(
-            local, media_type=media_type, headers=headers, filename=filename if attach else None,
+            local,
+            media_type=media_type,
+            headers=headers,
+            filename=filename if attach else None,
             content_disposition_type="attachment" if attach else "inline",
-        )  # fmt: skip
+        )
     if attach:
         headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return Response(await rt.blobs.get(key), media_type=media_type, headers=headers)

@@ -19,8 +19,11 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 @pytest.fixture
 def account(service) -> dict:
-    response = httpx.post(f"{service['url']}/admin/accounts", headers=ADMIN,
-                          json={"credits": 50, "plan": "enterprise"})  # fmt: skip
+    response = httpx.post(
+        f"{service['url']}/admin/accounts",
+        headers=ADMIN,
+        json={"credits": 50, "plan": "enterprise"},
+    )
     return response.json()
 
 
@@ -64,8 +67,10 @@ def test_killing_the_dispatcher_leaves_its_jobs_to_the_next_one(service, account
     os.kill(victim, signal.SIGKILL)
     started = time.monotonic()
     finals = [poll(service, key, job_id) for job_id in job_ids]
-    print(f"\nDispatcher pid {victim} killed; all {len(finals)} jobs finished "
-          f"{time.monotonic() - started:.1f} s later")  # fmt: skip
+    print(
+        f"\nDispatcher pid {victim} killed; all {len(finals)} jobs finished "
+        f"{time.monotonic() - started:.1f} s later"
+    )
     assert [b["status"] for b in finals] == ["done"] * 3
     assert pid_of(handles, "Dispatcher") != victim
     result = audit(service, account["account_id"])
