@@ -10,6 +10,7 @@ running ncnn stays ~0.4 GB smaller and starts faster.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 
@@ -37,7 +38,8 @@ class DeviceConfig:
 
 def plan(num_cpus: float, num_gpus: float, cuda_available: bool, half: bool = True) -> DeviceConfig:
     """Pure decision, testable without a GPU."""
-    threads = max(1, int(num_cpus or 1))
+    # 0 logical CPUs (a replica sharing the machine, as in the laptop profile): all cores
+    threads = max(1, int(num_cpus)) if num_cpus else max(1, os.cpu_count() or 1)
     if num_gpus > 0 and cuda_available:
         return DeviceConfig("cuda", half, True, threads, min(1.0, float(num_gpus)))
     return DeviceConfig("cpu", False, True, threads, None)

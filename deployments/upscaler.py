@@ -20,7 +20,7 @@ import numpy as np
 import ray
 from ray import serve
 
-from deployments import memory
+from deployments import adjust, memory
 from deployments.upscale import TileSettings, upscale
 from serve_app.catalog import Catalog
 from serve_app.settings import get_settings
@@ -165,7 +165,12 @@ class Upscaler:
         return results
 
     async def upscale(
-        self, image: np.ndarray, model: str, out_width: int, out_height: int
+        self,
+        image: np.ndarray,
+        model: str,
+        out_width: int,
+        out_height: int,
+        adjustments: dict | None = None,
     ) -> AsyncIterator[dict]:
         network = self.networks.get(model)
         if network is None:
@@ -178,7 +183,10 @@ class Upscaler:
             return await self.batcher(TileRequest(model, tile, call))
 
         size = (out_width, out_height)
+        looks = adjust.Adjustments(**(adjustments or {}))
         async for event in upscale(image, network.scale, size, infer, self.config.tiles):
+            if "image" in event and not looks.is_identity():
+                event = {"image": await asyncio.to_thread(adjust.apply, event["image"], looks)}
             yield event
 
     def status(self) -> dict[str, Any]:

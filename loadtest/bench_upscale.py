@@ -128,6 +128,8 @@ class Client:
             headers={"Accept": "image/*"},
         )
         response.raise_for_status()
+        if not response.headers["content-type"].startswith("image/"):
+            raise RuntimeError(f"the job did not finish: {response.text[:300]}")
         return time.perf_counter() - started, response.content
 
     def async_job(self, png: bytes) -> tuple[float, float]:
@@ -177,6 +179,8 @@ def peak_rss_4k(client: Client) -> dict[str, float]:
         headers={"Accept": "image/*"},
     )
     response.raise_for_status()
+    if not response.headers["content-type"].startswith("image/"):
+        raise RuntimeError(f"the 4K job did not finish: {response.text[:300]}")
     after = handle.status.remote().result()
     return {
         "rss_before_mb": before["rss_mb"],

@@ -15,10 +15,11 @@ import os
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from deployments.face_restorer import FaceRestorer
 from deployments.upscaler import Upscaler
 from serve_app import maintenance
 from serve_app.api.deps import use_model_status
-from serve_app.backends import UpscaleHandleBackend
+from serve_app.backends import FaceHandleBackend, UpscaleHandleBackend
 from serve_app.dispatcher import Dispatcher
 from serve_app.ingress import app as fastapi_app
 from serve_app.runtime import Runtime
@@ -38,11 +39,14 @@ STATUS_TIMEOUT_S = 3.0
 class DispatcherDeployment:
     """Runs jobs (Dispatcher), delivers webhooks (WebhookWorker) and keeps house."""
 
-    def __init__(self, upscaler: DeploymentHandle):
+    def __init__(self, upscaler: DeploymentHandle, face_restorer: DeploymentHandle):
         settings = get_settings()
         self.rt = Runtime.create(settings)
         consumer = serve.get_replica_context().replica_id.unique_id
-        backends = {"upscale": UpscaleHandleBackend(upscaler)}
+        backends = {
+            "upscale": UpscaleHandleBackend(upscaler),
+            "restore-face": FaceHandleBackend(face_restorer),
+        }
         self.dispatcher = Dispatcher(self.rt, backends, consumer)
         base_url = settings.public_base_url or f"http://{settings.host}:{settings.port}"
         self.webhooks = WebhookWorker(self.rt, consumer, base_url)
@@ -91,26 +95,30 @@ class DispatcherDeployment:
 @serve.deployment(name="Ingress", max_ongoing_requests=1000)
 @serve.ingress(fastapi_app)
 class Ingress:
-    def __init__(self, upscaler: DeploymentHandle, dispatcher: DeploymentHandle):
-        self.upscaler = upscaler
+    def __init__(self, models: list[DeploymentHandle], dispatcher: DeploymentHandle):
+        self.models = models
         self.dispatcher = dispatcher
         use_model_status(self.model_status)
 
     async def model_status(self) -> dict[str, bool]:
-        try:
-            status = await asyncio.wait_for(self.upscaler.status.remote(), STATUS_TIMEOUT_S)
-        except Exception:
-            log.warning("upscaler status unavailable", exc_info=True)
-            return {}
-        return {
-            **{name: True for name in status["loaded"]},
-            **dict.fromkeys(status["missing"], False),
-        }
+        """Which models the model deployments have loaded (False: listed but missing)."""
+        loaded: dict[str, bool] = {}
+        for handle in self.models:
+            try:
+                status = await asyncio.wait_for(handle.status.remote(), STATUS_TIMEOUT_S)
+            except Exception:
+                log.warning("%s status unavailable", handle.deployment_name, exc_info=True)
+                continue
+            loaded.update(dict.fromkeys(status["missing"], False))
+            loaded.update(dict.fromkeys(status["loaded"], True))
+        return loaded
 
 
 def build(args: dict | None = None):
     upscaler = Upscaler.bind()
-    return Ingress.bind(upscaler=upscaler, dispatcher=DispatcherDeployment.bind(upscaler))
+    face_restorer = FaceRestorer.bind(upscaler)
+    dispatcher = DispatcherDeployment.bind(upscaler, face_restorer)
+    return Ingress.bind(models=[upscaler, face_restorer], dispatcher=dispatcher)
 
 
 app = build()

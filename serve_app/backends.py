@@ -28,23 +28,39 @@ def _cause_name(exc: BaseException) -> str:
     return type(cause).__name__
 
 
+_MISSING_MODEL = {"ModelNotLoaded", "FaceModelMissing"}
+
+
+async def _relay(response) -> AsyncIterator[dict]:
+    try:
+        async for event in response:
+            yield event
+    except Exception as exc:
+        if _cause_name(exc) in _MISSING_MODEL:
+            raise JobFailure("model_unavailable", "The model is not loaded.") from exc
+        raise
+
+
 class UpscaleHandleBackend:
     """Upscale through the Upscaler deployment's handle (streaming progress back)."""
 
     def __init__(self, handle):
         self.handle = handle.options(stream=True)
 
-    async def stream(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
-        response = self.handle.upscale.remote(
-            image, params["model"], params["out_width"], params["out_height"]
-        )
-        try:
-            async for event in response:
-                yield event
-        except Exception as exc:
-            if "ModelNotLoaded" in _cause_name(exc):
-                raise JobFailure("model_unavailable", "The model is not loaded.") from exc
-            raise
+    def stream(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
+        size = (params["out_width"], params["out_height"])
+        adjust = params.get("adjust") or None
+        return _relay(self.handle.upscale.remote(image, params["model"], *size, adjust))
+
+
+class FaceHandleBackend:
+    """Face restoration through the FaceRestorer deployment's handle."""
+
+    def __init__(self, handle):
+        self.handle = handle.options(stream=True)
+
+    def stream(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
+        return _relay(self.handle.restore.remote(image, params))
 
 
 # Failures of the machinery rather than of the job: the replica died, was being replaced, or

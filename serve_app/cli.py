@@ -2,7 +2,7 @@
 
 photoserve run                                   start everything locally
 photoserve accounts create --credits 100         (admin API; prints the key once)
-photoserve weights import | list                 bundled weights
+photoserve weights import | list | fetch [NAME]  bundled / downloaded weights
 """
 
 from __future__ import annotations
@@ -110,6 +110,18 @@ def cmd_weights_import(args) -> int:
     return 1 if any(r.status == "failed" for r in results) else 0
 
 
+def cmd_weights_fetch(args) -> int:
+    from deployments import weights
+    from serve_app.catalog import Catalog
+
+    settings = _settings()
+    catalog = Catalog.load(settings.models_file, settings.user_models_file, settings.weights)
+    results = weights.fetch_all(catalog, args.models or None)
+    for result in results:
+        print(f"{result.model:28} {result.status:10} {result.detail}")
+    return 1 if any(r.status == "failed" for r in results) else 0
+
+
 def cmd_weights_list(args) -> int:
     from serve_app.catalog import Catalog
 
@@ -176,6 +188,9 @@ def parser() -> argparse.ArgumentParser:
     weights.add_parser("list", help="models and whether their weights are here").set_defaults(
         func=cmd_weights_list
     )
+    fetch = weights.add_parser("fetch", help="download official weights (needs internet)")
+    fetch.add_argument("models", nargs="*", help="model names (default: all)")
+    fetch.set_defaults(func=cmd_weights_fetch)
     return root
 
 

@@ -39,6 +39,9 @@ InvalidUrl = _error("InvalidUrl", 400, "invalid_url", "image_url must be an http
 UrlNotAllowed = _error("UrlNotAllowed", 400, "url_not_allowed", "image_url target is refused.")
 UrlFetchFailed = _error("UrlFetchFailed", 400, "url_fetch_failed", "image_url could not be read.")
 MissingKey = _error("MissingKey", 401, "missing_key", "Missing API key.")
+InvalidKeyFormat = _error(
+    "InvalidKeyFormat", 401, "invalid_key_format", "The key does not have the expected format."
+)
 InvalidKey = _error("InvalidKey", 401, "invalid_key", "Invalid API key or account is locked")
 InvalidAdminToken = _error("InvalidAdminToken", 401, "invalid_admin_token", "Invalid admin token.")
 OutOfCredits = _error("OutOfCredits", 402, "out_of_credits", "Not enough credits.")

@@ -21,6 +21,12 @@ from serve_app.runtime import Runtime
 from serve_app.storage import BlobNotFound
 
 log = logging.getLogger("photoserve.execution")
+
+
+def face_key(job_id: str, index: int) -> str:
+    return f"results/{job_id}.face{index}.png"
+
+
 PROGRESS_INTERVAL_S = 0.25
 BACKEND_RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 15.0)
 
@@ -63,7 +69,8 @@ class JobRunner:
     async def execute(self, backend: Backend, job: dict[str, str]) -> dict[str, Any]:
         decoded = await self._decode_input(job)
         params = orjson.loads(job["params"])
-        rgb = await self._call_backend(backend, job["job_id"], decoded.rgb, params)
+        final = await self._call_backend(backend, job["job_id"], decoded.rgb, params)
+        rgb = final["image"]
         alpha = decoded.alpha
         if alpha is not None:
             alpha = await asyncio.to_thread(images.resize_alpha, alpha, rgb.shape[1], rgb.shape[0])
@@ -71,6 +78,7 @@ class JobRunner:
         quality = int(params.get("quality") or images.DEFAULT_QUALITY)
         data = await asyncio.to_thread(images.encode, rgb, alpha, fmt, quality)
         key = f"results/{job['job_id']}.{fmt}"
+        faces = await self._store_faces(job["job_id"], final.get("faces") or [])
         await self.rt.blobs.put(key, data)  # the result exists before the job says done
         return {
             "result_key": key,
@@ -78,7 +86,15 @@ class JobRunner:
             "result_bytes": len(data),
             "width": rgb.shape[1],
             "height": rgb.shape[0],
+            "faces": faces,
         }
+
+    async def _store_faces(self, job_id: str, crops: list) -> int:
+        """Extra results: each restored face, 512x512 PNG."""
+        for index, crop in enumerate(crops):
+            data = await asyncio.to_thread(images.encode, crop, None, "png")
+            await self.rt.blobs.put(face_key(job_id, index), data)
+        return len(crops)
 
     async def _decode_input(self, job: dict[str, str]) -> images.Decoded:
         try:
@@ -104,11 +120,12 @@ class JobRunner:
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
-    async def _stream(self, backend: Backend, job_id: str, image, params) -> Any:
+    async def _stream(self, backend: Backend, job_id: str, image, params) -> dict[str, Any]:
+        """The backend's final event ({"image", "faces"?}), progress written on the way."""
         result, last_write = None, 0.0
         async for event in backend.stream(image, params):
             if "image" in event:
-                result = event["image"]
+                result = event
             elif event["progress"] < 1 and time.monotonic() - last_write >= PROGRESS_INTERVAL_S:
                 last_write = time.monotonic()
                 await self._progress(job_id, event["progress"])

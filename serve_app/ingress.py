@@ -14,7 +14,17 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from serve_app.api.deps import ModelStatus
-from serve_app.api.routes import account, admin, health, jobs, models, upscale, webhook
+from serve_app.api.routes import (
+    account,
+    admin,
+    health,
+    jobs,
+    models,
+    pnd,
+    restore_face,
+    upscale,
+    webhook,
+)
 from serve_app.errors import (
     ApiError,
     InternalError,
@@ -107,7 +117,7 @@ def create_app(
     app.add_exception_handler(RedisError, on_redis_error)
     app.add_exception_handler(ClientDisconnect, on_client_gone)
     app.add_exception_handler(Exception, on_unexpected)
-    for module in (health, admin, upscale, jobs, account, models, webhook):
+    for module in (health, admin, upscale, restore_face, jobs, account, models, webhook, pnd):
         app.include_router(module.router)
     return app
 

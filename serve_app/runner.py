@@ -56,6 +56,9 @@ def environment(
     # (Python proxy) to 1,111 here; see README "Gateway throughput".
     env.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "1")
     env.setdefault("RAY_SERVE_THROUGHPUT_OPTIMIZED", "1")
+    # ...but not its gRPC between deployments: it caps a message at 4 MB (a 1280 px result
+    # failed) and copies what Ray's object store hands over without a copy.
+    env.setdefault("RAY_SERVE_USE_GRPC_BY_DEFAULT", "0")
     return env
 
 

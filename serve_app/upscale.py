@@ -53,11 +53,12 @@ def parse_size(value: Any) -> str:
     )
 
 
-def parse_scale(value: Any) -> int:
+def parse_scale(value: Any, allowed: tuple[int, ...] = SCALES) -> int:
     text = str(value).strip().lower().removeprefix("x").removesuffix("x")
-    if text.isdigit() and int(text) in SCALES:
+    if text.isdigit() and int(text) in allowed:
         return int(text)
-    raise InvalidParameter(f"scale must be 2 or 4; got {value!r}.")
+    choices = " or ".join(str(a) for a in allowed)
+    raise InvalidParameter(f"scale must be {choices}; got {value!r}.")
 
 
 def parse_format(value: Any, default: str) -> str:
@@ -77,8 +78,9 @@ def parse_quality(value: Any) -> int | None:
     return int(text)
 
 
-def _model(catalog: Catalog, value: Any) -> str:
-    name = str(value or DEFAULT_MODEL).strip().lower()
+def model_name(catalog: Catalog, value: Any, default: str = DEFAULT_MODEL) -> str:
+    """An upscale model by alias or name, refused with 503 when its weights are missing."""
+    name = str(value or default).strip().lower()
     spec = catalog.find(OPERATION, name)
     if spec is None:
         choices = ", ".join(sorted(s.alias or s.name for s in catalog.for_operation(OPERATION)))
@@ -93,14 +95,33 @@ def _fit(info: ImageInfo, edge: int) -> tuple[int, int]:
     return max(1, round(info.width * ratio)), max(1, round(info.height * ratio))
 
 
-def plan(
-    raw: Mapping[str, Any], info: ImageInfo, catalog: Catalog, plans: Plans, max_output_edge: int
-) -> UpscalePlan:
+@dataclass(frozen=True)
+class Geometry:
+    scale: int | None
+    size: str | None
+    out_width: int
+    out_height: int
+
+    @property
+    def tier(self) -> tuple[str, str | int]:
+        """The price-table row: ("size", "2K") or ("scale", 4)."""
+        return ("size", self.size) if self.size else ("scale", self.scale)
+
+    @property
+    def label(self) -> str:
+        return self.size or f"x{self.scale}"
+
+
+def geometry(
+    raw: Mapping[str, Any],
+    info: ImageInfo,
+    max_output_edge: int,
+    scales: tuple[int, ...] = SCALES,
+    default_scale: int = 2,
+) -> Geometry:
+    """The output size a request asks for: a size tier (longest edge) or a scale factor."""
     if raw.get("scale") not in (None, "") and raw.get("size") not in (None, ""):
         raise InvalidParameter("Give either scale or size, not both.")
-    output_format = parse_format(raw.get("output_format"), default="png")
-    quality = parse_quality(raw.get("quality"))
-    model = _model(catalog, raw.get("model"))
     if raw.get("size") not in (None, ""):
         size = parse_size(raw["size"])
         if SIZES[size] <= info.longest:
@@ -108,15 +129,32 @@ def plan(
                 f"size {size} ({SIZES[size]} px) is not larger than the image "
                 f"({info.longest} px); choose a larger size or a scale."
             )
-        width, height = _fit(info, SIZES[size])
-        cost = plans.cost(OPERATION, "size", size)
-        return UpscalePlan(model, None, size, width, height, output_format, cost, quality)
-    scale = parse_scale(raw.get("scale") or 2)
+        return Geometry(None, size, *_fit(info, SIZES[size]))
+    scale = parse_scale(raw.get("scale") or default_scale, scales)
     width, height = info.width * scale, info.height * scale
     if max(width, height) > max_output_edge:
         raise PixelTooLarge(
             f"x{scale} would make a {width}x{height} image; the output limit is "
             f"{max_output_edge} px on the longest edge."
         )
-    cost = plans.cost(OPERATION, "scale", scale)
-    return UpscalePlan(model, scale, None, width, height, output_format, cost, quality)
+    return Geometry(scale, None, width, height)
+
+
+def plan(
+    raw: Mapping[str, Any], info: ImageInfo, catalog: Catalog, plans: Plans, max_output_edge: int
+) -> UpscalePlan:
+    output_format = parse_format(raw.get("output_format"), default="png")
+    quality = parse_quality(raw.get("quality"))
+    model = model_name(catalog, raw.get("model"))
+    shape = geometry(raw, info, max_output_edge)
+    cost = plans.cost(OPERATION, *shape.tier)
+    return UpscalePlan(
+        model,
+        shape.scale,
+        shape.size,
+        shape.out_width,
+        shape.out_height,
+        output_format,
+        cost,
+        quality,
+    )

@@ -20,6 +20,11 @@ def result_url(job: dict[str, str], base_url: str, url_secret: str, expires: int
     return f"{base_url.rstrip('/')}/v1/jobs/{job['job_id']}/download?{query}"
 
 
+def face_url(job: dict[str, str], index: int, base_url: str, secret: str, expires: int) -> str:
+    query = signing.signed_query(secret, job["job_id"], expires)
+    return f"{base_url.rstrip('/')}/v1/jobs/{job['job_id']}/faces/{index}?{query}"
+
+
 def job_body(
     job: dict[str, str], base_url: str, url_secret: str = "", url_expires: int = 0
 ) -> dict[str, Any]:
@@ -41,6 +46,12 @@ def job_body(
     }
     if status == JobStatus.DONE:
         body["result_url"] = result_url(job, base_url, url_secret, url_expires)
+        faces = _int(job.get("faces")) or 0
+        if job["operation"] == "restore-face":
+            body["countfaces"] = faces
+            body["face_urls"] = [
+                face_url(job, index, base_url, url_secret, url_expires) for index in range(faces)
+            ]
     if status == JobStatus.FAILED:
         body["error"] = {"code": job.get("error_code"), "detail": job.get("error_detail")}
     return body

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 import time
 from typing import Any
@@ -24,12 +26,14 @@ from serve_app import clock, jobs, webhooks
 from serve_app.dispatcher import ensure_group
 from serve_app.errors import ApiError
 from serve_app.fetch import pinned_request
+from serve_app.pnd import ENDPOINT
 from serve_app.runtime import Runtime
 from serve_app.views import public_job
 
 log = logging.getLogger("photoserve.webhooks")
 GROUP_IDLE_MS = 60_000
 USER_AGENT = "photoserve-webhooks/1"
+PND_USER_AGENT = "PNDAI-Webhook/1.0"
 
 
 class WebhookWorker:
@@ -94,16 +98,18 @@ class WebhookWorker:
 
     async def deliver(self, entry_id: str, fields: dict[str, str]) -> None:
         account = fields.get("account", "")
-        url, secret = await self.rt.redis.hmget(
-            self.rt.keys.account(account), ["webhook_url", "webhook_secret"]
+        url, secret, style = await self.rt.redis.hmget(
+            self.rt.keys.account(account), ["webhook_url", "webhook_secret", "webhook_style"]
         )
         job = await jobs.load(self.rt, fields.get("job_id", ""))
         if not url or job is None:
             return  # webhook removed since, or the job expired: nothing to say
         attempt = int(fields.get("attempt", 1))
         msg_id = fields.get("msg_id") or f"msg_{entry_id}"
-        body = self.payload(fields["event"], job)
-        outcome = await self.post(url, secret or "", msg_id, body)
+        body, headers = self.message(
+            style or "standard", fields["event"], job, secret or "", msg_id
+        )
+        outcome = await self.post(url, body, headers)
         record = {
             "id": msg_id,
             "event": fields["event"],
@@ -117,17 +123,28 @@ class WebhookWorker:
             record["next_attempt_at"] = await self._schedule_retry(fields, msg_id, attempt)
         await webhooks.log_delivery(self.rt, account, record)
 
-    def payload(self, event: str, job: dict[str, str]) -> bytes:
+    def message(
+        self, style: str, event: str, job: dict[str, str], secret: str, msg_id: str
+    ) -> tuple[bytes, dict[str, str]]:
+        """(body, headers): Standard Webhooks, or PND AI's contract for PND registrations."""
         now = self.rt.clock()
+        if style == "pnd":
+            body = orjson.dumps(pnd_event(event, job, self.base_url, now))
+            digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            return body, {
+                "content-type": "application/json",
+                "user-agent": PND_USER_AGENT,
+                "x-pndai-signature": f"sha256={digest}",
+            }
         data = public_job(job, self.base_url, self.rt.settings, now)
-        return orjson.dumps({"type": event, "timestamp": clock.iso(now), "data": data})
-
-    async def post(self, url: str, secret: str, msg_id: str, body: bytes) -> dict[str, Any]:
-        headers = {
+        body = orjson.dumps({"type": event, "timestamp": clock.iso(now), "data": data})
+        return body, {
             "content-type": "application/json",
             "user-agent": USER_AGENT,
-            **signatures.headers(secret, msg_id, body, int(self.rt.clock())),
+            **signatures.headers(secret, msg_id, body, int(now)),
         }
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
         started = time.monotonic()
         try:
             request = await pinned_request(
@@ -167,6 +184,20 @@ class WebhookWorker:
         member = orjson.dumps({**fields, "attempt": attempt + 1, "msg_id": msg_id}).decode()
         await self.rt.redis.zadd(self.rt.keys.webhook_retries, {member: clock.ms(due)})
         return clock.iso(due)
+
+
+def pnd_event(event: str, job: dict[str, str], base_url: str, now: float) -> dict[str, Any]:
+    params = orjson.loads(job.get("params") or "{}")
+    return {
+        "event": event,
+        "job_id": job["job_id"],
+        "endpoint": ENDPOINT.get(job["operation"], "v1"),
+        "size": params.get("size") or job.get("size_label"),
+        "cost": int(job.get("cost") or 0),
+        "result_url": f"{base_url.rstrip('/')}/api/result/?job_id={job['job_id']}",
+        "countfaces": int(job.get("faces") or 0),
+        "timestamp": int(now),
+    }
 
 
 def _ms_since(started: float) -> int:

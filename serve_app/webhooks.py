@@ -19,10 +19,17 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
-async def register(rt: Runtime, account_id: str, url: str, secret: str | None) -> dict[str, Any]:
-    """Set (or with an empty url, remove) the account's webhook. Returns what to show once."""
+STYLES = ("standard", "pnd")
+
+
+async def register(
+    rt: Runtime, account_id: str, url: str, secret: str | None, style: str = "standard"
+) -> dict[str, Any]:
+    """Set (or with an empty url, remove) the account's webhook. Returns what to show once.
+    `style`: "standard" (Standard Webhooks headers) or "pnd" (PND AI's X-PNDAI-Signature)."""
+    fields = ("webhook_url", "webhook_secret", "webhook_style")
     if not url:
-        await rt.redis.hdel(rt.keys.account(account_id), "webhook_url", "webhook_secret")
+        await rt.redis.hdel(rt.keys.account(account_id), *fields)
         return {"ok": True, "url": None, "enabled": False}
     if len(url) > MAX_URL_LEN:
         raise InvalidParameter(f"url is longer than {MAX_URL_LEN} characters.")
@@ -31,7 +38,7 @@ async def register(rt: Runtime, account_id: str, url: str, secret: str | None) -
         raise InvalidParameter("secret must be 8 to 256 characters.")
     generated = secret is None
     secret = secret or new_secret()
-    mapping = {"webhook_url": url, "webhook_secret": secret}
+    mapping = {"webhook_url": url, "webhook_secret": secret, "webhook_style": style}
     await rt.redis.hset(rt.keys.account(account_id), mapping=mapping)
     body = {"ok": True, "url": url, "enabled": True}
     if generated:

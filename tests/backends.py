@@ -34,3 +34,33 @@ class FailingBackend:
     async def stream(self, image, params):
         yield {"progress": 0.5}
         raise self.exc
+
+
+class LocalFaceBackend:
+    """The face pipeline in-process: dlib detection, GFPGAN (random-weight fixture: plumbing
+    only), background from the real fast upscaler."""
+
+    def __init__(self, gfpgan_path: Path, upscaler: LocalUpscaleBackend):
+        from deployments.faces import DlibDetector
+        from deployments.gfpgan_network import GFPGANNetwork
+
+        self.detector = DlibDetector()
+        self.network = GFPGANNetwork.load(gfpgan_path, plan(2, 0, cuda_available=False))
+        self.upscaler = upscaler
+
+    async def restore_face(self, crop):
+        return (await asyncio.to_thread(self.network.run, [crop]))[0]
+
+    async def stream(self, image, params):
+        from deployments import adjust, face_restore
+
+        found = await asyncio.to_thread(self.detector.detect, image, params.get("max_faces", 10))
+        background = image
+        if (params["out_width"], params["out_height"]) != (image.shape[1], image.shape[0]):
+            events = [e async for e in self.upscaler.stream(image, params)]
+            background = events[-1]["image"]
+        done = await face_restore.restore(
+            image, found, background, params["fidelity"], self.restore_face
+        )
+        output = adjust.apply(done.image, adjust.Adjustments(**params.get("adjust", {})))
+        yield {"image": output, "faces": done.crops}

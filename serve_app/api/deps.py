@@ -46,7 +46,10 @@ async def _auth_failed(request: Request, rt: Runtime) -> None:
 
 
 async def current_account(request: Request, rt: RuntimeDep) -> Account:
-    api_key = api_key_from(request)
+    return await authenticate(request, rt, api_key_from(request))
+
+
+async def authenticate(request: Request, rt: Runtime, api_key: str | None) -> Account:
     if api_key is None:
         await _auth_failed(request, rt)
         raise MissingKey("Send your API key as `Authorization: Bearer <key>` or `x-api-key`.")

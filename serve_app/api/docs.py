@@ -1,36 +1,39 @@
-"""OpenAPI descriptions for routes that read their body by hand."""
+"""OpenAPI descriptions for routes that read their body by hand (multipart or JSON)."""
 
-_PARAMS = {
+_UPSCALE = {
     "scale": {"type": "integer", "enum": [2, 4], "default": 2},
     "size": {"type": "string", "enum": ["HD", "FHD", "2K", "4K", "1280", "1920", "2560", "3840"]},
     "model": {"type": "string", "enum": ["fast", "quality", "anime"], "default": "fast"},
     "output_format": {"type": "string", "enum": ["png", "jpg", "webp"], "default": "png"},
+    "quality": {"type": "integer", "minimum": 1, "maximum": 100, "description": "jpg/webp"},
+}
+_RESTORE = {
+    **_UPSCALE,
+    "scale": {"type": "integer", "enum": [1, 2, 4], "default": 1},
+    "fidelity": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.7},
+    "max_faces": {"type": "integer", "minimum": 1, "maximum": 10, "default": 10},
 }
 
-SUBMIT_DOC = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"image": {"type": "string", "format": "binary"}, **_PARAMS},
-                    "required": ["image"],
-                }
-            },
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "image_base64": {
-                            "type": "string",
-                            "description": "with or without data: prefix",
-                        },
-                        "image_url": {"type": "string", "format": "uri"},
-                        **_PARAMS,
-                    },
-                }
-            },
-        },
+
+def submit_doc(params: dict) -> dict:
+    multipart = {"image": {"type": "string", "format": "binary"}, **params}
+    json_body = {
+        "image_base64": {"type": "string", "description": "with or without data: prefix"},
+        "image_url": {"type": "string", "format": "uri"},
+        **params,
     }
-}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {"type": "object", "properties": multipart, "required": ["image"]}
+                },
+                "application/json": {"schema": {"type": "object", "properties": json_body}},
+            },
+        }
+    }
+
+
+SUBMIT_DOC = submit_doc(_UPSCALE)
+RESTORE_DOC = submit_doc(_RESTORE)

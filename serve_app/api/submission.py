@@ -47,7 +47,7 @@ async def submit(
         body, headers = claim.replay, {"Idempotent-Replayed": "true"}
     else:
         try:
-            body = await _accept(rt, account, submission, claim, prepare)
+            body = await accept(rt, account, submission, prepare, claim)
         except BaseException:
             await idempotency.abandon(rt, claim)
             raise
@@ -59,7 +59,10 @@ async def submit(
     return OrjsonResponse(body, status_code=202, headers=headers)
 
 
-async def _accept(rt, account, submission, claim, prepare: Prepare) -> dict:
+async def accept(
+    rt: Runtime, account: Account, submission: Submission, prepare: Prepare, claim=None
+) -> dict:
+    """Store the input, then reserve and enqueue in one script; the native 202 body."""
     prepared = await prepare(rt, account, submission)
     job = prepared.job
     await rt.blobs.put(job.input_key, submission.image)

@@ -18,6 +18,7 @@ from serve_app.api.deps import (
 )
 from serve_app.api.results import file_response, poll_response
 from serve_app.errors import InvalidParameter, JobFailed, JobNotFound, NotReady, NotYourJob
+from serve_app.execution import face_key
 from serve_app.jobs import JobStatus
 from serve_app.runtime import Runtime
 
@@ -84,6 +85,17 @@ async def download(
         raise NotReady(f"The job is {job['status']}; poll GET /v1/jobs/{job_id} until done.")
     key, fmt = await _variant(rt, job, format, quality)
     return await file_response(request, rt, job, key, fmt, download)
+
+
+@router.get("/v1/jobs/{job_id}/faces/{index}")
+async def download_face(job_id: str, index: int, request: Request, rt: RuntimeDep):
+    """One restored face (512x512 PNG) of a restore-face job, largest face first."""
+    job = await _download_access(request, rt, job_id)
+    if job["status"] != JobStatus.DONE:
+        raise NotReady(f"The job is {job['status']}; faces come with the finished result.")
+    if not 0 <= index < int(job.get("faces") or 0):
+        raise JobNotFound(f"This job has {int(job.get('faces') or 0)} faces; no face {index}.")
+    return await file_response(request, rt, job, face_key(job_id, index), "png", attach=False)
 
 
 async def _variant(rt: Runtime, job: dict[str, str], fmt: str | None, quality: int | None):

