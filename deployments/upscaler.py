@@ -87,6 +87,8 @@ def tile_pixels(requests: list[TileRequest]) -> int:
 
 
 def replica_resources() -> tuple[float, float]:
+    if not ray.is_initialized():  # direct use in tests: asking the context would start Ray
+        return float(os.cpu_count() or 1), 0.0
     try:
         assigned = ray.get_runtime_context().get_assigned_resources()
     except Exception:  # not inside Ray (direct use in tests)
@@ -187,6 +189,20 @@ class Upscaler:
         async for event in upscale(image, network.scale, size, infer, self.config.tiles):
             if "image" in event and not looks.is_identity():
                 event = {"image": await asyncio.to_thread(adjust.apply, event["image"], looks)}
+            yield event
+
+    async def enhance(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
+        """Measured colour/tone corrections, then (`denoise`) the compact Real-ESRGAN at
+        scale 1: x4 and back down, which removes noise and JPEG blocks and sharpens."""
+        from deployments import enhance
+
+        looks = params["strength"], params["wb"], params["color"]
+        corrected = await asyncio.to_thread(enhance.enhance, image, *looks)
+        if not params.get("denoise"):
+            yield {"image": corrected}
+            return
+        size = image.shape[1], image.shape[0]
+        async for event in self.upscale(corrected, params["model"], *size):
             yield event
 
     def status(self) -> dict[str, Any]:

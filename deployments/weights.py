@@ -132,11 +132,42 @@ def download(url: str, target: Path, sha256: str | None, size: int | None = None
         Path(tmp).unlink(missing_ok=True)
 
 
+def fetch_snapshot(source: dict, target: Path) -> None:
+    """A diffusers pipeline: a pinned revision of a Hugging Face repo, the files it needs only,
+    downloaded next to the target and moved into place whole."""
+    from huggingface_hub import snapshot_download
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".snapshot-"))
+    try:
+        snapshot_download(
+            source["repo"],
+            revision=source.get("revision"),
+            allow_patterns=source.get("allow_patterns"),
+            local_dir=staging,
+        )
+        shutil.rmtree(staging / ".cache", ignore_errors=True)
+        if not (staging / "model_index.json").is_file():
+            raise FileNotFoundError(f"{source['repo']} has no model_index.json")
+        for name, expected in (source.get("sha256") or {}).items():
+            verify(staging / name, expected)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def fetch_model(spec: ModelSpec, weights_dir: Path) -> ImportResult:
     """Download a model from its official URL (needs internet), verified by sha256."""
     target = spec.weights_path(weights_dir)
-    if target.is_file():
+    if target.is_file() or (target / "model_index.json").is_file():
         return ImportResult(spec.name, "present")
+    snapshots = [s for s in spec.sources if s.get("kind") == "hf-snapshot"]
+    if snapshots:
+        try:
+            fetch_snapshot(snapshots[0], target)
+        except Exception as exc:
+            return ImportResult(spec.name, "failed", f"{type(exc).__name__}: {exc}")
+        return ImportResult(spec.name, "fetched", f"{snapshots[0]['repo']} (pinned revision)")
     urls = [s for s in spec.sources if s.get("kind") == "url"]
     if not urls:
         return import_model(spec, weights_dir)

@@ -15,11 +15,21 @@ import os
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from deployments.background_remover import BackgroundRemover
+from deployments.eraser import Eraser
 from deployments.face_restorer import FaceRestorer
+from deployments.inpainter import Inpainter
+from deployments.segmenter import Segmenter
 from deployments.upscaler import Upscaler
 from serve_app import maintenance
 from serve_app.api.deps import use_model_status
-from serve_app.backends import FaceHandleBackend, UpscaleHandleBackend
+from serve_app.backends import (
+    EnhanceHandleBackend,
+    FaceHandleBackend,
+    MaskedHandleBackend,
+    MaskResultHandleBackend,
+    UpscaleHandleBackend,
+)
 from serve_app.dispatcher import Dispatcher
 from serve_app.ingress import app as fastapi_app
 from serve_app.runtime import Runtime
@@ -28,6 +38,20 @@ from serve_app.webhook_worker import WebhookWorker
 
 log = logging.getLogger("photoserve.app")
 STATUS_TIMEOUT_S = 3.0
+
+
+def make_backends(models: dict[str, DeploymentHandle]) -> dict:
+    """operation -> how the dispatcher reaches its model deployment(s)."""
+    segmenter = models["Segmenter"]
+    return {
+        "upscale": UpscaleHandleBackend(models["Upscaler"]),
+        "restore-face": FaceHandleBackend(models["FaceRestorer"]),
+        "remove-background": MaskResultHandleBackend(models["BackgroundRemover"]),
+        "segment": MaskResultHandleBackend(segmenter),
+        "erase-object": MaskedHandleBackend(models["Eraser"], segmenter),
+        "inpaint": MaskedHandleBackend(models["Inpainter"], segmenter),
+        "enhance": EnhanceHandleBackend(models["Upscaler"]),
+    }
 
 
 @serve.deployment(
@@ -39,14 +63,11 @@ STATUS_TIMEOUT_S = 3.0
 class DispatcherDeployment:
     """Runs jobs (Dispatcher), delivers webhooks (WebhookWorker) and keeps house."""
 
-    def __init__(self, upscaler: DeploymentHandle, face_restorer: DeploymentHandle):
+    def __init__(self, models: dict[str, DeploymentHandle]):
         settings = get_settings()
         self.rt = Runtime.create(settings)
         consumer = serve.get_replica_context().replica_id.unique_id
-        backends = {
-            "upscale": UpscaleHandleBackend(upscaler),
-            "restore-face": FaceHandleBackend(face_restorer),
-        }
+        backends = make_backends(models)
         self.dispatcher = Dispatcher(self.rt, backends, consumer)
         base_url = settings.public_base_url or f"http://{settings.host}:{settings.port}"
         self.webhooks = WebhookWorker(self.rt, consumer, base_url)
@@ -116,9 +137,16 @@ class Ingress:
 
 def build(args: dict | None = None):
     upscaler = Upscaler.bind()
-    face_restorer = FaceRestorer.bind(upscaler)
-    dispatcher = DispatcherDeployment.bind(upscaler, face_restorer)
-    return Ingress.bind(models=[upscaler, face_restorer], dispatcher=dispatcher)
+    models = {
+        "Upscaler": upscaler,
+        "FaceRestorer": FaceRestorer.bind(upscaler),
+        "BackgroundRemover": BackgroundRemover.bind(),
+        "Segmenter": Segmenter.bind(),
+        "Eraser": Eraser.bind(),
+        "Inpainter": Inpainter.bind(),
+    }
+    dispatcher = DispatcherDeployment.bind(models)
+    return Ingress.bind(models=list(models.values()), dispatcher=dispatcher)
 
 
 app = build()

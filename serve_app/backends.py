@@ -63,6 +63,70 @@ class FaceHandleBackend:
         return _relay(self.handle.restore.remote(image, params))
 
 
+class ModelHandleBackend:
+    """A model deployment whose `run(image, params)` streams progress then the result."""
+
+    def __init__(self, handle):
+        self.handle = handle.options(stream=True)
+
+    def stream(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
+        return _relay(self.handle.run.remote(image, params))
+
+
+class MaskResultHandleBackend(ModelHandleBackend):
+    """Results that replace the input's transparency: a mask comes back as one channel
+    (segment, remove-background's only_mask), a cut-out brings its own alpha, a subject over
+    a flat colour has none."""
+
+    async def stream(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
+        gray = params.get("only_mask", True)
+        async for event in super().stream(image, params):
+            if "image" in event:
+                result = event["image"]
+                if gray and result.ndim == 3:
+                    result = result[..., 0]
+                event = {"image": result, "alpha": event.get("alpha")}
+            yield event
+
+
+class MaskedHandleBackend(ModelHandleBackend):
+    """Erase / inpaint: the mask was uploaded, or the Segmenter finds it from clicks first."""
+
+    def __init__(self, handle, segmenter):
+        super().__init__(handle)
+        self.segmenter = segmenter
+
+    async def stream(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
+        start = 0.0
+        if params.get("mask") is None:
+            clicks = {"points": params.get("points") or [], "box": params.get("box")}
+            try:
+                mask = await self.segmenter.mask.remote(image, clicks)
+            except Exception as exc:
+                if _cause_name(exc) in _MISSING_MODEL:
+                    raise JobFailure("model_unavailable", "The segmenter is not loaded.") from exc
+                raise
+            if not mask.any():
+                raise JobFailure("empty_mask", "The clicks selected nothing to change.")
+            params = {**params, "mask": mask}
+            start = 0.1
+            yield {"progress": start}
+        async for event in super().stream(image, params):
+            if "progress" in event:
+                event = {"progress": start + (1 - start) * event["progress"]}
+            yield event
+
+
+class EnhanceHandleBackend:
+    """Classical corrections (and Real-ESRGAN at scale 1) in the Upscaler deployment."""
+
+    def __init__(self, upscaler):
+        self.handle = upscaler.options(stream=True)
+
+    def stream(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
+        return _relay(self.handle.enhance.remote(image, params))
+
+
 # Failures of the machinery rather than of the job: the replica died, was being replaced, or
 # could not be reached. Worth another try once Serve has a replica again.
 _RETRYABLE = {

@@ -68,4 +68,6 @@ class Catalog:
         return [spec for spec in self.specs.values() if spec.operation == operation]
 
     def available(self, spec: ModelSpec) -> bool:
-        return spec.weights_path(self.weights_dir).is_file()
+        # a file (state dict) or a directory (a diffusers pipeline, model_index.json inside)
+        path = spec.weights_path(self.weights_dir)
+        return path.is_file() or (path / "model_index.json").is_file()

@@ -55,6 +55,13 @@ ImageTooLarge = _error("ImageTooLarge", 413, "image_too_large", "The image file 
 PixelTooLarge = _error("PixelTooLarge", 413, "pixel_too_large", "The image is too large.")
 InvalidFormat = _error("InvalidFormat", 415, "invalid_format", "Only jpg, png, webp are accepted.")
 NotReady = _error("NotReady", 425, "not_ready", "The job is not done yet.")
+NoMask = _error("NoMask", 400, "no_mask", "This operation needs a mask.")
+InvalidMask = _error("InvalidMask", 400, "invalid_mask", "The mask must be a grayscale image.")
+EmptyMask = _error("EmptyMask", 400, "empty_mask", "The mask has no white pixels.")
+MaskSizeMismatch = _error(
+    "MaskSizeMismatch", 400, "mask_size_mismatch", "The mask must have the image's size."
+)
+PromptTooLong = _error("PromptTooLong", 400, "prompt_too_long", "The prompt is too long.")
 ModelUnavailable = _error("ModelUnavailable", 503, "model_unavailable", "Model is unavailable.")
 ServiceUnavailable = _error(
     "ServiceUnavailable", 503, "service_unavailable", "The service is briefly unavailable; retry."
@@ -68,6 +75,7 @@ JOB_ERROR_CODES = {
     "model_unavailable": "The model is unavailable.",
     "timeout": "The job took longer than its deadline.",
     "internal_error": "Something went wrong on our side.",
+    "empty_mask": "The clicks selected nothing to change.",
 }
 JobFailed = _error("JobFailed", 409, "job_failed", "The job failed; there is no result.")
 RateLimitExceeded = _error("RateLimitExceeded", 429, "rate_limit_exceeded", "Too many requests.")

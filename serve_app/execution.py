@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from serve_app import images, jobs
+from serve_app import images, jobs, masks
 from serve_app.backends import Backend, JobFailure, is_retryable
 from serve_app.jobs import JobStatus
 from serve_app.runtime import Runtime
@@ -69,10 +69,13 @@ class JobRunner:
     async def execute(self, backend: Backend, job: dict[str, str]) -> dict[str, Any]:
         decoded = await self._decode_input(job)
         params = orjson.loads(job["params"])
+        if params.get("mask_key"):
+            params["mask"] = await self._decode_mask(params["mask_key"])
         final = await self._call_backend(backend, job["job_id"], decoded.rgb, params)
         rgb = final["image"]
-        alpha = decoded.alpha
-        if alpha is not None:
+        # a backend that makes its own transparency (remove-background) says so, even as None
+        alpha = final.get("alpha", decoded.alpha)
+        if alpha is not None and alpha.shape[:2] != rgb.shape[:2]:
             alpha = await asyncio.to_thread(images.resize_alpha, alpha, rgb.shape[1], rgb.shape[0])
         fmt = params.get("output_format", "png")
         quality = int(params.get("quality") or images.DEFAULT_QUALITY)
@@ -87,6 +90,7 @@ class JobRunner:
             "width": rgb.shape[1],
             "height": rgb.shape[0],
             "faces": faces,
+            **({"seed": final["seed"]} if final.get("seed") is not None else {}),
         }
 
     async def _store_faces(self, job_id: str, crops: list) -> int:
@@ -95,6 +99,13 @@ class JobRunner:
             data = await asyncio.to_thread(images.encode, crop, None, "png")
             await self.rt.blobs.put(face_key(job_id, index), data)
         return len(crops)
+
+    async def _decode_mask(self, key: str):
+        try:
+            data = await self.rt.blobs.get(key)
+        except BlobNotFound as exc:
+            raise JobFailure("internal_error", "The uploaded mask is no longer stored.") from exc
+        return await asyncio.to_thread(masks.decode_mask, data)
 
     async def _decode_input(self, job: dict[str, str]) -> images.Decoded:
         try:

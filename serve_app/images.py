@@ -111,9 +111,14 @@ def encode_png(rgb: np.ndarray, alpha: np.ndarray | None) -> bytes:
 def encode(
     rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, quality: int = DEFAULT_QUALITY
 ) -> bytes:
-    if fmt == "png":
+    """`rgb` HxWx3, or HxW for a grayscale result (a mask)."""
+    if fmt == "png" and rgb.ndim == 3:
         return encode_png(rgb, alpha)
-    img = Image.fromarray(rgb, "RGB")
+    img = Image.fromarray(rgb, "RGB" if rgb.ndim == 3 else "L")
+    if fmt == "png":
+        buffer = io.BytesIO()
+        img.save(buffer, "PNG", compress_level=1)
+        return buffer.getvalue()
     if alpha is not None and fmt != "jpg":
         img.putalpha(Image.fromarray(alpha, "L"))
     buffer = io.BytesIO()

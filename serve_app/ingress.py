@@ -17,6 +17,7 @@ from serve_app.api.deps import ModelStatus
 from serve_app.api.routes import (
     account,
     admin,
+    editing,
     health,
     jobs,
     models,
@@ -42,21 +43,36 @@ from serve_app.settings import Settings, get_settings
 log = logging.getLogger("photoserve.ingress")
 
 
-def _render(error: ApiError) -> OrjsonResponse:
-    return OrjsonResponse(error.body(), status_code=error.status, headers=error.headers)
+# PixelForge's surface (/api/v1/...) answers with its own table: 422 for every validation
+# error, 502 for "inference or storage error (retry later)".
+PIXELFORGE_PREFIX = "/api/v1/"
+_PIXELFORGE_STATUS = {400: 422, 413: 422, 415: 422}
+_PIXELFORGE_CODES = {"job_failed": 502, "service_unavailable": 502}
+
+
+def pixelforge_status(error: ApiError) -> int:
+    return _PIXELFORGE_CODES.get(error.code) or _PIXELFORGE_STATUS.get(error.status, error.status)
+
+
+def _render(error: ApiError, request: Request | None = None) -> OrjsonResponse:
+    status = error.status
+    if request is not None and request.url.path.startswith(PIXELFORGE_PREFIX):
+        status = pixelforge_status(error)
+    return OrjsonResponse(error.body(), status_code=status, headers=error.headers)
 
 
 async def on_api_error(request: Request, exc: ApiError) -> OrjsonResponse:
-    return _render(exc)
+    return _render(exc, request)
 
 
 async def on_validation_error(request: Request, exc: RequestValidationError) -> OrjsonResponse:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
-        return _render(InvalidJson("Body is not valid JSON."))
+        return _render(InvalidJson("Body is not valid JSON."), request)
     first = errors[0] if errors else {}
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-    return _render(InvalidParameter(f"{where}: {first.get('msg', 'invalid value')}".strip(": ")))
+    detail = f"{where}: {first.get('msg', 'invalid value')}".strip(": ")
+    return _render(InvalidParameter(detail), request)
 
 
 async def on_http_error(request: Request, exc: HTTPException) -> OrjsonResponse:
@@ -70,7 +86,7 @@ async def on_http_error(request: Request, exc: HTTPException) -> OrjsonResponse:
 
 async def on_redis_error(request: Request, exc: RedisError) -> OrjsonResponse:
     log.warning("redis unavailable on %s %s: %s", request.method, request.url.path, exc)
-    return _render(ServiceUnavailable(headers={"Retry-After": "1"}))
+    return _render(ServiceUnavailable(headers={"Retry-After": "1"}), request)
 
 
 async def on_client_gone(request: Request, exc: ClientDisconnect) -> Response:
@@ -117,8 +133,12 @@ def create_app(
     app.add_exception_handler(RedisError, on_redis_error)
     app.add_exception_handler(ClientDisconnect, on_client_gone)
     app.add_exception_handler(Exception, on_unexpected)
-    for module in (health, admin, upscale, restore_face, jobs, account, models, webhook, pnd):
+    for module in (health, admin, upscale, restore_face, editing, jobs, account, models, webhook):
         app.include_router(module.router)
+    app.include_router(pnd.router)
+    # PixelForge's clients use a base URL ending in /api/v1: the same routes, its status table
+    for module in (upscale, restore_face, editing, jobs):
+        app.include_router(module.router, prefix="/api", include_in_schema=False)
     return app
 
 

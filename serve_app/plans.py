@@ -46,7 +46,10 @@ class Plans:
         return cls(costs=data.get("costs") or {}, plans=plans, anonymous_limits=anonymous)
 
     def cost(self, operation: str, tier_kind: str, tier: str | int) -> int:
-        table = self.costs[operation][tier_kind]
+        table = self.costs[operation]
+        if isinstance(table, int):  # a flat price, whatever the size
+            return table
+        table = table[tier_kind]
         return int(table.get(tier, table.get(str(tier))))
 
     def exists(self, plan: str) -> bool:

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
 
     max_image_bytes: int = 10 * 1024 * 1024
     max_upscale_edge: int = 2048
+    # editing keeps the input's size; erase crops around the mask, so 4K photos are fine
+    max_edit_edge: int = 4096
     max_output_edge: int = 8192
     input_ttl_s: int = 24 * 3600
     result_ttl_s: int = Field(7 * 24 * 3600, validation_alias=_env("RESULT_TTL"))

@@ -46,6 +46,8 @@ def job_body(
     }
     if status == JobStatus.DONE:
         body["result_url"] = result_url(job, base_url, url_secret, url_expires)
+        if job.get("seed"):  # inpaint: the seed that made it, to reproduce or vary it
+            body["seed"] = int(job["seed"])
         faces = _int(job.get("faces")) or 0
         if job["operation"] == "restore-face":
             body["countfaces"] = faces

@@ -64,3 +64,41 @@ class LocalFaceBackend:
         )
         output = adjust.apply(done.image, adjust.Adjustments(**params.get("adjust", {})))
         yield {"image": output, "faces": done.crops}
+
+
+class LocalEnhanceBackend:
+    """Enhance in-process: the measured corrections, then the real fast upscaler at scale 1."""
+
+    def __init__(self, upscaler: LocalUpscaleBackend):
+        self.upscaler = upscaler
+
+    async def stream(self, image, params):
+        from deployments import enhance
+
+        looks = params["strength"], params["wb"], params["color"]
+        corrected = await asyncio.to_thread(enhance.enhance, image, *looks)
+        if not params.get("denoise"):
+            yield {"image": corrected}
+            return
+        async for event in self.upscaler.stream(corrected, params):
+            yield event
+
+
+class LocalMattingBackend:
+    """remove-background in-process: U²-Net (random-weight fixture: plumbing only) and the
+    real full-resolution refinement."""
+
+    def __init__(self, weights: Path):
+        from deployments import u2net
+
+        self.device = plan(2, 0, cuda_available=False)
+        self.module = u2net.load(weights, self.device)
+
+    async def stream(self, image, params):
+        from deployments import matting
+
+        bg, only_mask = params.get("bg_color"), params.get("only_mask", False)
+        result = await asyncio.to_thread(
+            matting.remove_background, self.module, self.device, image, bg, only_mask
+        )
+        yield {"image": result["image"], "alpha": result.get("alpha")}

@@ -68,6 +68,31 @@ def user_models(tmp_path_factory, gfpgan_fixture) -> Path:
     return path
 
 
+EDIT_FIXTURES = {
+    "u2net": "u2net",
+    "sam-vit-b": "sam",
+    "big-lama": "lama",
+    "sd-inpainting": "sd_inpaint",
+}
+
+
+@pytest.fixture(scope="session")
+def edit_models(tmp_path_factory, gfpgan_fixture) -> Path:
+    """PHOTOSERVE_MODELS file pointing GFPGAN and every editing model at random-initialised
+    fixtures of the real architectures, saved in the official layouts (tests/model_fixtures):
+    plumbing only, never served as real models."""
+    import importlib
+
+    folder = tmp_path_factory.mktemp("edit-models")
+    lines = ["models:", "  gfpgan-v1.4:", f"    file: {gfpgan_fixture}"]
+    for name, module in EDIT_FIXTURES.items():
+        built = importlib.import_module(f"tests.model_fixtures.{module}").build(folder)
+        lines += [f"  {name}:", f"    file: {built}"]
+    path = folder / "models.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def make_settings(redis_server, data_dir: Path, weights_dir: Path, **overrides) -> Settings:
     values = dict(
         redis_url=redis_server.url,

@@ -37,3 +37,50 @@ def submit_doc(params: dict) -> dict:
 
 SUBMIT_DOC = submit_doc(_UPSCALE)
 RESTORE_DOC = submit_doc(_RESTORE)
+
+
+_FORMAT = {"type": "string", "enum": ["png", "jpg", "webp"], "default": "png"}
+_MASK = {
+    "mask": {"type": "string", "format": "binary", "description": "white = change"},
+    "mask_base64": {"type": "string"},
+    "points": {"type": "string", "description": "JSON [[x, y, label], ...]; instead of a mask"},
+    "box": {"type": "string", "description": "JSON [x0, y0, x1, y1]"},
+}
+EDIT_DOCS = {
+    "remove-background": submit_doc(
+        {
+            "format": _FORMAT,
+            "bg_color": {"type": "string", "description": "#rrggbb; default transparent"},
+            "only_mask": {"type": "boolean", "default": False},
+        }
+    ),
+    "segment": submit_doc(
+        {
+            "points": _MASK["points"],
+            "box": _MASK["box"],
+            "multimask": {"type": "boolean", "default": True},
+        }
+    ),
+    "erase-object": submit_doc({**_MASK, "output_format": _FORMAT}),
+    "inpaint": submit_doc(
+        {
+            **_MASK,
+            "prompt": {"type": "string", "default": "high quality photo", "maxLength": 400},
+            "negative_prompt": {"type": "string"},
+            "steps": {"type": "integer", "minimum": 1, "maximum": 100, "default": 30},
+            "cfg_scale": {"type": "number", "minimum": 0, "maximum": 30, "default": 7.0},
+            "strength": {"type": "number", "minimum": 0.01, "maximum": 1, "default": 0.85},
+            "seed": {"type": "integer"},
+            "output_format": _FORMAT,
+        }
+    ),
+    "enhance": submit_doc(
+        {
+            "wb": {"type": "boolean", "default": True},
+            "color": {"type": "number", "minimum": -10, "maximum": 10, "default": 0},
+            "strength": {"type": "number", "minimum": 0, "maximum": 1, "default": 1},
+            "denoise": {"type": "boolean", "default": False},
+            "output_format": _FORMAT,
+        }
+    ),
+}

@@ -23,6 +23,7 @@ from serve_app.runtime import Runtime
 class Prepared:
     job: NewJob
     size_label: str
+    mask: bytes | None = None  # normalised mask PNG, stored at job.params["mask_key"]
 
 
 Prepare = Callable[[Runtime, Account, Submission], Awaitable[Prepared]]
@@ -39,7 +40,9 @@ async def submit(
     check_plan(rt, account, operation)
     wait_s = waiting.parse_wait(request.query_params.get("wait"), rt.settings.max_wait_s)
     submission = await read_submission(request, rt.settings)
-    fingerprint = idempotency.fingerprint(request.url.path, submission.params, submission.image)
+    fingerprint = idempotency.fingerprint(
+        request.url.path, submission.params, submission.image + (submission.mask or b"")
+    )
     claim = await idempotency.claim(
         rt, account.id, request.headers.get("idempotency-key"), fingerprint
     )
@@ -66,6 +69,9 @@ async def accept(
     prepared = await prepare(rt, account, submission)
     job = prepared.job
     await rt.blobs.put(job.input_key, submission.image)
+    mask_key = job.params.get("mask_key")
+    if mask_key:
+        await rt.blobs.put(mask_key, prepared.mask)
     body = {"ok": True, "job_id": job.job_id, "status": "queued", "cost": job.cost}
     try:
         remaining = await jobs.submit(
@@ -77,6 +83,8 @@ async def accept(
         )
     except BaseException:
         await rt.blobs.delete(job.input_key)
+        if mask_key:
+            await rt.blobs.delete(mask_key)
         raise
     return {**body, "remaining": remaining}
 

@@ -77,7 +77,8 @@ local HOLD_KEEP_S = 30 * 24 * 3600
 local function capture(C, L, H, job, now)
   if redis.call('HGET', H, 'state') ~= 'held' then return 0 end
   local amount = tonumber(redis.call('HGET', H, 'amount'))
-  redis.call('HINCRBY', C, 'held', -amount)
+  -- Lua 5.1 writes -0 as "-0", which HINCRBY refuses: free jobs (cost 0) skip the call
+  if amount ~= 0 then redis.call('HINCRBY', C, 'held', -amount) end
   redis.call('HSET', H, 'state', 'captured')
   redis.call('EXPIRE', H, HOLD_KEEP_S)
   ledger(L, 'capture', '', amount, job, '', now)
@@ -112,7 +113,8 @@ local function release(C, G, B, L, H, job, now)
       end
     end
   end
-  redis.call('HINCRBY', C, 'held', -tonumber(redis.call('HGET', H, 'amount')))
+  local amount = tonumber(redis.call('HGET', H, 'amount'))
+  if amount ~= 0 then redis.call('HINCRBY', C, 'held', -amount) end
   redis.call('HSET', H, 'state', 'released')
   redis.call('EXPIRE', H, HOLD_KEEP_S)
   return 1

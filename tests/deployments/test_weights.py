@@ -116,3 +116,23 @@ def test_wheel_files_are_copied_after_a_checksum(tmp_path):
     result = weights.import_model(catalog.specs["dlib-face-landmarks-68"], tmp_path)
     assert result.status == "imported"
     assert (tmp_path / "shape_predictor_68_face_landmarks.dat").stat().st_size > 90_000_000
+
+
+def test_every_editing_model_has_an_official_checked_source():
+    catalog = Catalog.load(CONFIGS / "models.yaml", None, CONFIGS)
+    for name in ("u2net", "sam-vit-b", "big-lama", "sd-inpainting"):
+        source = catalog.specs[name].sources[0]
+        if source["kind"] == "url":
+            assert source["url"].startswith("https://") and len(source["sha256"]) == 64
+            assert source["size"] > 1_000_000
+        else:
+            assert source["kind"] == "hf-snapshot" and len(source["revision"]) == 40
+            assert all(len(digest) == 64 for digest in source["sha256"].values())
+
+
+def test_a_snapshot_that_cannot_be_fetched_leaves_nothing_behind(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    spec = Catalog.load(CONFIGS / "models.yaml", None, tmp_path).specs["sd-inpainting"]
+    result = weights.fetch_model(spec, tmp_path)
+    assert result.status == "failed"
+    assert list(tmp_path.iterdir()) == []

@@ -24,11 +24,12 @@ def ray_processes() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def service(tmp_path_factory, weights_dir, user_models):
+def service(tmp_path_factory, weights_dir, edit_models):
     env = {
         "PHOTOSERVE_WEIGHTS_DIR": str(weights_dir),
-        # GFPGAN: the random-weight fixture of the real architecture (plumbing only)
-        "PHOTOSERVE_MODELS": str(user_models),
+        # GFPGAN and the editing models: random-weight fixtures of the real architectures
+        # (plumbing only)
+        "PHOTOSERVE_MODELS": str(edit_models),
         # fault tests: a dead dispatcher's entries are claimed again after 5 s
         "PHOTOSERVE_CLAIM_IDLE_S": "5",
         "PHOTOSERVE_RECLAIM_INTERVAL_S": "1",

@@ -1,0 +1,86 @@
+"""PixelForge's own sample clients (Python, Node.js), run unchanged but for the base URL and
+the key, against the API over real HTTP with remove-background running behind it
+(dispatcher in this process; U²-Net is the random-weight fixture: plumbing, not quality)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from loadtest.photos import encode, photo
+from serve_app import accounts, images
+from serve_app.dispatcher import Dispatcher
+from serve_app.runtime import Runtime
+from tests.backends import LocalMattingBackend
+from tests.conftest import make_settings
+from tests.model_fixtures import u2net
+from tests.serve_app.api.test_pnd_samples import run
+from tests.serve_app.test_concurrency import server as uvicorn_server  # noqa: F401
+
+pytestmark = pytest.mark.slow
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+DOC_BASE = "https://pixelforge.vip/api/v1"
+DOC_KEY = "pfk_your_api_key"
+PHOTO = photo("chelsea", 160)[:120]
+
+
+@pytest.fixture(scope="module")
+def u2net_weights(tmp_path_factory) -> Path:
+    return u2net.build(tmp_path_factory.mktemp("u2net"))
+
+
+@pytest.fixture
+def settings(redis_server, tmp_path, weights_dir, u2net_weights):
+    models = tmp_path / "models.yaml"
+    models.write_text(f"models:\n  u2net:\n    file: {u2net_weights}\n")
+    return make_settings(redis_server, tmp_path, weights_dir, user_models_file=models)
+
+
+@pytest.fixture
+def server(uvicorn_server):  # noqa: F811 - the uvicorn fixture, with this file's settings
+    return uvicorn_server
+
+
+@pytest.fixture
+async def running(settings, u2net_weights):
+    rt = Runtime.create(settings)
+    dispatcher = Dispatcher(rt, {"remove-background": LocalMattingBackend(u2net_weights)}, "pf")
+    await dispatcher.start()
+    yield rt
+    await dispatcher.stop()
+    await rt.close()
+
+
+def prepare(tmp_path: Path, sample: str, base: str, key: str) -> Path:
+    folder = tmp_path / "client"
+    folder.mkdir()
+    (folder / "photo.jpg").write_bytes(encode(PHOTO, "JPEG", quality=90))
+    text = (FIXTURES / sample).read_text().replace(DOC_BASE, base)
+    (folder / sample).write_text(text.replace(DOC_KEY, key))
+    return folder
+
+
+def assert_cutout(path: Path) -> None:
+    result = images.decode(path.read_bytes())
+    assert images.sniff(path.read_bytes()) == "png"
+    assert result.rgb.shape == PHOTO.shape
+    assert result.alpha is not None and result.alpha.shape == PHOTO.shape[:2]
+
+
+async def test_pixelforge_python_sample(server, running, tmp_path):
+    _, key = await accounts.create(running, 5, "enterprise")
+    folder = prepare(tmp_path, "pixelforge_sample.py", f"{server}/api/v1", key)
+    await run(folder, sys.executable, "pixelforge_sample.py")
+    assert_cutout(folder / "result.png")
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node 18+")
+async def test_pixelforge_node_sample(server, running, tmp_path):
+    _, key = await accounts.create(running, 5, "enterprise")
+    folder = prepare(tmp_path, "pixelforge_sample.mjs", f"{server}/api/v1", key)
+    shutil.copy(FIXTURES / "pixelforge_env.mjs", folder)
+    await run(folder, "node", "--import", "./pixelforge_env.mjs", "pixelforge_sample.mjs")
+    assert_cutout(folder / "result.png")
