@@ -19,7 +19,9 @@ from ray import serve
 
 from deployments import matting
 from deployments.upscaler import ModelNotLoaded, replica_resources
+from serve_app import logs
 from serve_app.catalog import Catalog
+from serve_app.metrics import BatchRecorder
 from serve_app.settings import get_settings
 
 log = logging.getLogger("photoserve.background_remover")
@@ -39,6 +41,7 @@ class BackgroundRemover:
         from deployments import device
 
         settings = get_settings()
+        logs.configure(settings.log_format, settings.log_level)
         self.catalog = Catalog.load(
             settings.models_file, settings.user_models_file, settings.weights
         )
@@ -47,6 +50,7 @@ class BackgroundRemover:
         self.network_name: str | None = None
         self.network = self._load_network()
         self.batching = MattingBatching()
+        self.batch_sizes = BatchRecorder("BackgroundRemover")
         self.batcher = self._make_batcher(self.batching)
 
     def _load_network(self):
@@ -73,6 +77,7 @@ class BackgroundRemover:
 
     def _make_batcher(self, batching: MattingBatching):
         async def predict_batch(inputs: list[np.ndarray]) -> list[np.ndarray]:
+            self.batch_sizes.record(len(inputs))
             mattes = await asyncio.to_thread(
                 matting.predict, self.network, np.stack(inputs), self.device
             )

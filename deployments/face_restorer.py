@@ -17,7 +17,9 @@ from ray.serve.handle import DeploymentHandle
 
 from deployments import adjust, face_restore
 from deployments.upscaler import replica_resources
+from serve_app import logs
 from serve_app.catalog import Catalog
+from serve_app.metrics import BatchRecorder
 from serve_app.settings import get_settings
 
 log = logging.getLogger("photoserve.face_restorer")
@@ -43,6 +45,7 @@ class FaceRestorer:
         from deployments import device
 
         settings = get_settings()
+        logs.configure(settings.log_format, settings.log_level)
         self.catalog = Catalog.load(
             settings.models_file, settings.user_models_file, settings.weights
         )
@@ -53,6 +56,7 @@ class FaceRestorer:
         self.network = self._load_network()
         self.detector = self._load_detector()
         self.batching = FaceBatching()
+        self.batch_sizes = BatchRecorder("FaceRestorer")
         self.batcher = self._make_batcher(self.batching)
 
     def _load_network(self):
@@ -84,6 +88,7 @@ class FaceRestorer:
 
     def _make_batcher(self, batching: FaceBatching):
         async def restore_batch(crops: list[np.ndarray]) -> list[np.ndarray]:
+            self.batch_sizes.record(len(crops))
             return await asyncio.to_thread(self.network.run, crops)
 
         return serve.batch(**asdict(batching))(restore_batch)

@@ -24,6 +24,7 @@ from ray import serve
 
 from deployments import sd_inpaint
 from deployments.upscaler import ModelNotLoaded, replica_resources
+from serve_app import logs
 from serve_app.catalog import Catalog
 from serve_app.settings import get_settings
 
@@ -72,6 +73,7 @@ class Inpainter:
         from deployments import device
 
         settings = get_settings()
+        logs.configure(settings.log_format, settings.log_level)
         self.catalog = Catalog.load(
             settings.models_file, settings.user_models_file, settings.weights
         )

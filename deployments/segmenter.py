@@ -22,6 +22,7 @@ import numpy as np
 from ray import serve
 
 from deployments.upscaler import ModelNotLoaded, replica_resources
+from serve_app import logs
 from serve_app.catalog import Catalog
 from serve_app.settings import get_settings
 
@@ -95,6 +96,7 @@ class Segmenter:
         from deployments import device
 
         settings = get_settings()
+        logs.configure(settings.log_format, settings.log_level)
         self.catalog = Catalog.load(
             settings.models_file, settings.user_models_file, settings.weights
         )

@@ -22,7 +22,9 @@ from ray import serve
 
 from deployments import adjust, memory
 from deployments.upscale import TileSettings, upscale
+from serve_app import logs
 from serve_app.catalog import Catalog
+from serve_app.metrics import BatchRecorder
 from serve_app.settings import get_settings
 
 log = logging.getLogger("photoserve.upscaler")
@@ -102,6 +104,7 @@ class Upscaler:
         from deployments import device
 
         settings = get_settings()
+        logs.configure(settings.log_format, settings.log_level)
         self.catalog = Catalog.load(
             settings.models_file, settings.user_models_file, settings.weights
         )
@@ -113,6 +116,7 @@ class Upscaler:
         self._load_networks(self.config.backend)
         self.batcher = self._make_batcher(self.config.batching)
         self.batch_stats = BatchStats()
+        self.batch_sizes = BatchRecorder("Upscaler")
         self.calls = 0
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
@@ -155,6 +159,7 @@ class Upscaler:
 
     async def _infer(self, requests: list[TileRequest]) -> list[np.ndarray]:
         self.batch_stats.record(requests)
+        self.batch_sizes.record(len(requests))
         results: list[np.ndarray] = [None] * len(requests)  # type: ignore[list-item]
         by_model: dict[str, list[int]] = {}
         for index, request in enumerate(requests):

@@ -21,7 +21,7 @@ from deployments.face_restorer import FaceRestorer
 from deployments.inpainter import Inpainter
 from deployments.segmenter import Segmenter
 from deployments.upscaler import Upscaler
-from serve_app import maintenance
+from serve_app import logs, maintenance
 from serve_app.api.deps import use_model_status
 from serve_app.backends import (
     EnhanceHandleBackend,
@@ -30,6 +30,7 @@ from serve_app.backends import (
     MaskResultHandleBackend,
     UpscaleHandleBackend,
 )
+from serve_app.catalog import Catalog
 from serve_app.dispatcher import Dispatcher
 from serve_app.ingress import app as fastapi_app
 from serve_app.runtime import Runtime
@@ -38,6 +39,31 @@ from serve_app.webhook_worker import WebhookWorker
 
 log = logging.getLogger("photoserve.app")
 STATUS_TIMEOUT_S = 3.0
+# the catalog operations each model deployment serves: a deployment scaled to zero is not
+# asked for its status (that would start a replica); its models are reported idle (None)
+DEPLOYMENT_OPERATIONS = {
+    "Upscaler": ("upscale",),
+    "FaceRestorer": ("restore-face", "face-detect"),
+    "BackgroundRemover": ("remove-background",),
+    "Segmenter": ("segment",),
+    "Eraser": ("erase-object",),
+    "Inpainter": ("inpaint",),
+}
+
+
+def replica_counts(app_name: str) -> dict[str, int]:
+    """Deployment -> replicas in any state (starting ones count: they are not scaled to 0)."""
+    app = serve.status().applications.get(app_name)
+    if app is None:
+        return {}
+    return {name: sum(d.replica_states.values()) for name, d in app.deployments.items()}
+
+
+def idle_models(catalog: Catalog, counts: dict[str, int]) -> dict[str, None]:
+    idle = [
+        op for name, ops in DEPLOYMENT_OPERATIONS.items() if counts.get(name) == 0 for op in ops
+    ]
+    return {spec.name: None for spec in catalog.specs.values() if spec.operation in idle}
 
 
 def make_backends(models: dict[str, DeploymentHandle]) -> dict:
@@ -65,6 +91,7 @@ class DispatcherDeployment:
 
     def __init__(self, models: dict[str, DeploymentHandle]):
         settings = get_settings()
+        logs.configure(settings.log_format, settings.log_level)
         self.rt = Runtime.create(settings)
         consumer = serve.get_replica_context().replica_id.unique_id
         backends = make_backends(models)
@@ -87,6 +114,10 @@ class DispatcherDeployment:
             await asyncio.sleep(self.rt.settings.sweep_interval_s)
             streams = [self.rt.keys.stream(op) for op in operations] + [self.rt.keys.webhooks]
             await maintenance.run_once(self.rt, streams)
+
+    def reconfigure(self, user_config: dict) -> None:
+        """`slots`: operation -> jobs in flight at once (configs/serve*.yaml)."""
+        self.dispatcher.resize((user_config or {}).get("slots") or {})
 
     def check_health(self) -> None:
         if not self.starting.done():
@@ -117,14 +148,28 @@ class DispatcherDeployment:
 @serve.ingress(fastapi_app)
 class Ingress:
     def __init__(self, models: list[DeploymentHandle], dispatcher: DeploymentHandle):
+        settings = get_settings()
+        logs.configure(settings.log_format, settings.log_level)
         self.models = models
         self.dispatcher = dispatcher
+        self.catalog = Catalog.load(
+            settings.models_file, settings.user_models_file, settings.weights
+        )
+        self.app_name = serve.get_replica_context().app_name
         use_model_status(self.model_status)
 
-    async def model_status(self) -> dict[str, bool]:
-        """Which models the model deployments have loaded (False: listed but missing)."""
-        loaded: dict[str, bool] = {}
+    async def model_status(self) -> dict[str, bool | None]:
+        """Which models the model deployments have loaded (False: listed but missing; None:
+        its deployment is scaled to zero and loads it on the next request)."""
+        try:
+            counts = await asyncio.to_thread(replica_counts, self.app_name)
+        except Exception:
+            log.warning("serve status unavailable", exc_info=True)
+            counts = {}
+        loaded: dict[str, bool | None] = idle_models(self.catalog, counts)
         for handle in self.models:
+            if counts.get(handle.deployment_name) == 0:
+                continue
             try:
                 status = await asyncio.wait_for(handle.status.remote(), STATUS_TIMEOUT_S)
             except Exception:

@@ -2,7 +2,10 @@
 
 - An entry is acknowledged only after the job's outcome is stored (execution.JobRunner), so a
   crash anywhere before that leaves it pending in the group.
-- It pulls no more entries than it has free slots: waiting work stays in Redis.
+- It pulls no more entries per operation than that operation has slots: waiting work stays in
+  Redis, and one busy operation never holds back another. Slots are sized (Dispatcher
+  user_config) to at least max_replicas x target_ongoing_requests of the model deployment, so
+  Serve's autoscaler sees the queue as ongoing requests and adds replicas.
 - Entries pending longer than `claim_idle_s` belong to a dead consumer and are claimed again
   (XAUTOCLAIM); the dispatcher keeps its own in-flight entries fresh (XCLAIM JUSTID) so a
   long job is never taken from a live consumer.
@@ -19,11 +22,39 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError, ResponseError
 
+from serve_app import logs
 from serve_app.backends import Backend
 from serve_app.execution import JobRunner
 from serve_app.runtime import Runtime
 
 log = logging.getLogger("photoserve.dispatcher")
+
+
+class Slots:
+    """A semaphore whose size can change while slots are taken (reconfigure)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.used = 0
+        self._changed = asyncio.Event()
+
+    async def acquire(self) -> None:
+        while self.used >= self.size:
+            self._changed.clear()
+            await self._changed.wait()
+        self.used += 1
+
+    def release(self) -> None:
+        self.used -= 1
+        self._changed.set()
+
+    def resize(self, size: int) -> None:
+        self.size = size
+        self._changed.set()
+
+    @property
+    def free(self) -> int:
+        return max(0, self.size - self.used)
 
 
 @dataclass
@@ -41,7 +72,8 @@ class Dispatcher:
         self.backends = backends
         self.consumer = consumer
         self.runner = JobRunner(rt, backends)
-        self.slots = asyncio.Semaphore(rt.settings.dispatch_concurrency)
+        size = rt.settings.dispatch_concurrency
+        self.slots = {operation: Slots(size) for operation in backends}
         self.in_flight: dict[str, InFlight] = {}
         self.loops: list[asyncio.Task] = []
         self.stopping = asyncio.Event()
@@ -56,6 +88,11 @@ class Dispatcher:
             self.loops.append(asyncio.create_task(self._consume(operation)))
             self.loops.append(asyncio.create_task(self._reclaim(operation)))
         self.loops.append(asyncio.create_task(self._heartbeat()))
+
+    def resize(self, slots: dict[str, int]) -> None:
+        for operation, size in slots.items():
+            if operation in self.slots:
+                self.slots[operation].resize(int(size))
 
     def healthy(self) -> bool:
         return all(not loop.done() for loop in self.loops)
@@ -88,9 +125,9 @@ class Dispatcher:
             self.in_flight.pop(item.entry_id, None)
 
     async def _consume(self, operation: str) -> None:
-        stream = self.rt.keys.stream(operation)
+        stream, slots = self.rt.keys.stream(operation), self.slots[operation]
         while not self.stopping.is_set():
-            await self.slots.acquire()
+            await slots.acquire()
             try:
                 reply = await self.rt.redis.xreadgroup(
                     self.rt.keys.group,
@@ -100,13 +137,13 @@ class Dispatcher:
                     block=self.rt.settings.dispatch_block_ms,
                 )
             except (RedisError, OSError) as exc:
-                self.slots.release()
+                slots.release()
                 log.warning("reading %s failed (%s); retrying", stream, exc)
                 await self._recover_group(stream)
                 continue
             entries = [entry for _, batch in reply or [] for entry in batch]
             if not entries:
-                self.slots.release()
+                slots.release()
                 continue
             entry_id, fields = entries[0]
             self._spawn(operation, stream, entry_id, fields.get("job_id", ""))
@@ -115,9 +152,10 @@ class Dispatcher:
         """Claim entries a dead consumer left pending, as slots allow."""
         stream, cursor = self.rt.keys.stream(operation), "0-0"
         idle_ms = int(self.rt.settings.claim_idle_s * 1000)
+        slots = self.slots[operation]
         while not self.stopping.is_set():
             await asyncio.sleep(self.rt.settings.reclaim_interval_s)
-            free = self.rt.settings.dispatch_concurrency - len(self.in_flight)
+            free = slots.free
             if free <= 0:
                 continue
             try:
@@ -135,7 +173,7 @@ class Dispatcher:
                 log.info(
                     "claimed entry %s (job %s) from a dead consumer", entry_id, fields.get("job_id")
                 )
-                await self.slots.acquire()
+                await slots.acquire()
                 self._spawn(operation, stream, entry_id, fields.get("job_id", ""))
 
     async def _heartbeat(self) -> None:
@@ -164,7 +202,8 @@ class Dispatcher:
 
     async def _handle(self, item: InFlight) -> None:
         try:
-            await self.runner.run(item.operation, item.job_id)
+            with logs.job_context(item.job_id):
+                await self.runner.run(item.operation, item.job_id)
             await self.rt.redis.xack(item.stream, self.rt.keys.group, item.entry_id)
         except asyncio.CancelledError:
             raise  # stays in in_flight: stop() hands it back
@@ -172,7 +211,7 @@ class Dispatcher:
             # Left pending in the group: it will be claimed and delivered again.
             log.exception("job %s: outcome not stored", item.job_id)
         finally:
-            self.slots.release()
+            self.slots[item.operation].release()
         self.in_flight.pop(item.entry_id, None)
 
 

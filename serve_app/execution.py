@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from serve_app import images, jobs, masks
+from serve_app import images, jobs, logs, masks, metrics
 from serve_app.backends import Backend, JobFailure, is_retryable
 from serve_app.jobs import JobStatus
 from serve_app.runtime import Runtime
@@ -42,6 +42,7 @@ class JobRunner:
             await self._release_orphan(job_id)
         if state != 1:
             return
+        logs.set_account(job.get("account", ""))
         settings = self.rt.settings
         if int(job["attempts"]) > settings.max_deliveries:
             detail = f"The job was tried {settings.max_deliveries} times without finishing."
@@ -64,7 +65,10 @@ class JobRunner:
             log.info("job %s failed: %s", job["job_id"], failure.code)
             await jobs.fail(self.rt, job, failure.code, failure.detail)
             return
-        await jobs.complete(self.rt, job, time.monotonic() - began, **outcome)
+        seconds = time.monotonic() - began
+        await jobs.complete(self.rt, job, seconds, **outcome)
+        log.info("job %s done in %.2f s", job["job_id"], seconds)
+        await metrics.observe_job(self.rt, job, seconds)
 
     async def execute(self, backend: Backend, job: dict[str, str]) -> dict[str, Any]:
         decoded = await self._decode_input(job)

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
+from serve_app import metrics
 from serve_app.api.deps import ModelStatus
 from serve_app.api.routes import (
     account,
@@ -62,6 +63,10 @@ def _render(error: ApiError, request: Request | None = None) -> OrjsonResponse:
 
 
 async def on_api_error(request: Request, exc: ApiError) -> OrjsonResponse:
+    if exc.code == "rate_limit_exceeded":
+        runtime = getattr(request.app.state, "runtime", None)
+        if runtime is not None:
+            await metrics.count(runtime, "rate_limited_total", str(exc.extra.get("tier", "")))
     return _render(exc, request)
 
 

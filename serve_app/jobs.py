@@ -104,6 +104,7 @@ async def submit(
             k.stats(job.account_id, day),
             idem.key if idem else k.idempotency(job.account_id, "-"),
             k.depth(job.operation),
+            k.metrics,
         ],
         args=[
             job.account_id,
@@ -159,7 +160,7 @@ async def complete(rt: Runtime, job: dict[str, str], seconds: float = 0.0, **fie
     k, now = rt.keys, rt.clock()
     account = job["account"]
     keys = [k.job(job["job_id"]), k.hold(job["job_id"]), k.credits(account), k.ledger(account)]
-    keys += [_stats_key(rt, job, now), k.account(account), k.webhooks, k.timings]
+    keys += [_stats_key(rt, job, now), k.account(account), k.webhooks, k.timings, k.metrics]
     done = {"progress": 100, "completed_at": now, **fields}
     args = [clock.ms(now), k.job_events, round(seconds, 3), *_flatten(done)]
     return await rt.scripts.complete(keys=keys, args=args) == 1
@@ -171,7 +172,7 @@ async def fail(rt: Runtime, job: dict[str, str], code: str, detail: str) -> bool
     account = job["account"]
     keys = [k.job(job["job_id"]), k.hold(job["job_id"]), *k.credit_keys(account)]
     keys += [_stats_key(rt, job, now), k.account(account), k.webhooks]
-    keys += [k.depth(job.get("operation") or "upscale")]
+    keys += [k.depth(job.get("operation") or "upscale"), k.metrics]
     fields = {"error_code": code, "error_detail": detail, "completed_at": now}
     args = [job["job_id"], account, clock.ms(now), k.job_events, *_flatten(fields)]
     return await rt.scripts.fail(keys=keys, args=args) == 1

@@ -70,6 +70,11 @@ class KeySpace:
         return f"{self.prefix}events:jobs"
 
     @property
+    def metrics(self) -> str:
+        """Counters and histogram buckets behind /metrics, shared by every process."""
+        return f"{self.prefix}metrics"
+
+    @property
     def timings(self) -> str:
         return f"{self.prefix}timings"
 

@@ -56,7 +56,9 @@ class Settings(BaseSettings):
 
     dispatch_enabled: bool = True
     dispatch_block_ms: int = 1000
-    dispatch_concurrency: int = 4
+    dispatch_concurrency: int = 4  # per operation, unless the Dispatcher's user_config says
+    log_format: str = "json"  # json | text
+    log_level: str = "INFO"
     # a pending entry idle this long belongs to a dead consumer and is claimed again
     claim_idle_s: float = 60.0
     reclaim_interval_s: float = 5.0

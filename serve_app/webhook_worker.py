@@ -22,7 +22,7 @@ import orjson
 from redis.exceptions import RedisError
 
 from photoserve import webhooks as signatures
-from serve_app import clock, jobs, webhooks
+from serve_app import clock, jobs, logs, metrics, webhooks
 from serve_app.dispatcher import ensure_group
 from serve_app.errors import ApiError
 from serve_app.fetch import pinned_request
@@ -82,7 +82,8 @@ class WebhookWorker:
     async def _handle(self, entry_id: str, fields: dict[str, str]) -> None:
         async with self.slots:
             try:
-                await self.deliver(entry_id, fields)
+                with logs.job_context(fields.get("job_id", ""), fields.get("account")):
+                    await self.deliver(entry_id, fields)
                 await self.rt.redis.xack(self.rt.keys.webhooks, self.rt.keys.group, entry_id)
             except (RedisError, OSError):
                 log.exception("webhook %s: state not stored; it will be delivered again", entry_id)
@@ -122,6 +123,7 @@ class WebhookWorker:
         if not outcome["delivered"]:
             record["next_attempt_at"] = await self._schedule_retry(fields, msg_id, attempt)
         await webhooks.log_delivery(self.rt, account, record)
+        await metrics.count(self.rt, "webhook_deliveries_total", _outcome(record))
 
     def message(
         self, style: str, event: str, job: dict[str, str], secret: str, msg_id: str
@@ -184,6 +186,12 @@ class WebhookWorker:
         member = orjson.dumps({**fields, "attempt": attempt + 1, "msg_id": msg_id}).decode()
         await self.rt.redis.zadd(self.rt.keys.webhook_retries, {member: clock.ms(due)})
         return clock.iso(due)
+
+
+def _outcome(record: dict[str, Any]) -> str:
+    if record["delivered"]:
+        return "delivered"
+    return "retried" if record.get("next_attempt_at") else "failed"
 
 
 def pnd_event(event: str, job: dict[str, str], base_url: str, now: float) -> dict[str, Any]:

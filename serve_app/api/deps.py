@@ -108,7 +108,7 @@ def require_admin(request: Request, rt: RuntimeDep) -> None:
 AdminOnly = Depends(require_admin)
 
 
-ModelStatus = Callable[[], Awaitable[dict[str, bool]]]
+ModelStatus = Callable[[], Awaitable[dict[str, bool | None]]]
 # Set by the Serve Ingress replica. A module global, not app.state: Serve runs a deserialized
 # copy of the FastAPI app, while this module is shared by the replica and the routes.
 _model_status: ModelStatus | None = None
@@ -126,4 +126,4 @@ async def loaded_models(request: Request) -> dict[str, bool] | None:
     return await provider() if provider else None
 
 
-LoadedModels = Annotated[dict[str, bool] | None, Depends(loaded_models)]
+LoadedModels = Annotated[dict[str, bool | None] | None, Depends(loaded_models)]

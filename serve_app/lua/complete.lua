@@ -1,8 +1,8 @@
 -- Mark a processing job done and capture its held credits, once; queue its webhook event.
--- KEYS: job, hold, C, L, stats day, account, webhook outbox, timings.
+-- KEYS: job, hold, C, L, stats day, account, webhook outbox, timings, metrics.
 -- ARGV: now ms, events channel, seconds it took, field, value, ...
 -- Returns -1 missing job, 0 not processing (a late duplicate run), 1 done and captured.
-local J, H, C, L, ST, A, WH, T = unpack(KEYS)
+local J, H, C, L, ST, A, WH, T, M = unpack(KEYS)
 local status = redis.call('HGET', J, 'status')
 if not status then
   return -1
@@ -15,6 +15,8 @@ local job_id = redis.call('HGET', J, 'job_id')
 local captured = capture(C, L, H, job_id, tonumber(ARGV[1]))
 redis.call('HINCRBY', ST, 'done', 1)
 redis.call('HINCRBY', ST, 'credits', captured)
+redis.call('HINCRBY', M, 'jobs:' .. redis.call('HGET', J, 'operation') .. ':done', 1)
+if captured > 0 then redis.call('HINCRBY', M, 'credits:captured', captured) end
 if (redis.call('HGET', A, 'webhook_url') or '') ~= '' then
   redis.call('XADD', WH, '*', 'job_id', job_id, 'event', 'job.done', 'account', redis.call('HGET', J, 'account'))
 end

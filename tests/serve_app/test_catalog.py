@@ -41,3 +41,13 @@ models:
     assert quality.arch == "RRDBNet" and catalog.available(quality)  # absolute path honoured
     assert quality.sources[0]["sha256"] is None
     assert catalog.find("upscale", "mine").name == "my-upscaler"
+
+
+def test_models_of_a_deployment_scaled_to_zero_are_idle_not_missing():
+    from serve_app.app import idle_models
+
+    catalog = Catalog.load(CONFIGS / "models.yaml", None, CONFIGS)
+    idle = idle_models(catalog, {"Inpainter": 0, "Eraser": 1, "Upscaler": 2})
+    assert idle == {"sd-inpainting": None}
+    both = idle_models(catalog, {"FaceRestorer": 0})
+    assert set(both) == {"gfpgan-v1.4", "dlib-face-landmarks-68"}

@@ -184,3 +184,45 @@ async def _no_pending(rt):
     length = await rt.redis.xlen(rt.keys.stream("upscale"))
     info = await rt.redis.xinfo_groups(rt.keys.stream("upscale"))
     return pending["pending"] == 0 and info[0]["last-delivered-id"] != "0-0" and length > 0
+
+
+async def test_a_busy_operation_does_not_hold_back_another(rt, local_backend):
+    """Slots are per operation: enhance jobs stuck in their model leave upscale free."""
+    account_id, _ = await accounts.create(rt, 10, "enterprise")
+    stuck = GatedBackend()
+    rt.settings.dispatch_concurrency = 1
+    dispatcher = Dispatcher(rt, {"upscale": local_backend, "enhance": stuck}, "per-op")
+    await dispatcher.start()
+    try:
+        for _ in range(2):
+            job = NewJob(account_id, "enhance", 1, {"out_width": 8, "out_height": 8}, "", 8, 8)
+            job.input_key = f"inputs/{job.job_id}.png"
+            await rt.blobs.put(job.input_key, photo_bytes(size=8))
+            await jobs.submit(rt, job, 0, "original")
+        await wait_for(lambda: asyncio.sleep(0, stuck.started == 1))
+        upscale = await submit(rt, account_id, photo_bytes(size=16))
+        assert (await finished(rt, upscale.job_id))["status"] == "done"
+        assert stuck.started == 1  # the second enhance still waits for its slot
+        dispatcher.resize({"enhance": 2})  # reconfigure while a slot is taken
+        await wait_for(lambda: asyncio.sleep(0, stuck.started == 2))
+        stuck.gate.set()
+    finally:
+        await dispatcher.stop()
+
+
+async def test_slots_resize_while_taken():
+    from serve_app.dispatcher import Slots
+
+    slots = Slots(1)
+    await slots.acquire()
+    waiter = asyncio.create_task(slots.acquire())
+    await asyncio.sleep(0.01)
+    assert not waiter.done() and slots.free == 0
+    slots.resize(2)
+    await asyncio.wait_for(waiter, 1)
+    assert slots.used == 2
+    slots.resize(1)
+    slots.release()
+    assert slots.free == 0  # still one over the new size until another release
+    slots.release()
+    assert slots.free == 1
