@@ -5,6 +5,7 @@ the key, against the API over real HTTP with remove-background running behind it
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -77,7 +78,16 @@ async def test_pixelforge_python_sample(server, running, tmp_path):
     assert_cutout(folder / "result.png")
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="needs node 18+")
+def node_with_import() -> bool:
+    """Node 18.18+ / 20.6+: fetch, FormData, Blob and `--import` for the preload."""
+    if shutil.which("node") is None:
+        return False
+    version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout
+    major, minor = (int(part) for part in version.strip().lstrip("v").split(".")[:2])
+    return (major, minor) >= (20, 6) or (major == 18 and minor >= 18)
+
+
+@pytest.mark.skipif(not node_with_import(), reason="needs node 18.18+ or 20.6+")
 async def test_pixelforge_node_sample(server, running, tmp_path):
     _, key = await accounts.create(running, 5, "enterprise")
     folder = prepare(tmp_path, "pixelforge_sample.mjs", f"{server}/api/v1", key)
