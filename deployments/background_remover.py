@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from ray import serve
 
 from deployments import matting
-from deployments.upscaler import ModelNotLoaded, replica_resources
-from serve_app import logs
-from serve_app.catalog import Catalog
+from deployments.replica import ModelReplica
+from serve_app.catalog import ModelSpec
 from serve_app.metrics import BatchRecorder
-from serve_app.settings import get_settings
 
 log = logging.getLogger("photoserve.background_remover")
 OPERATION = "remove-background"
@@ -36,38 +34,23 @@ class MattingBatching:
 
 
 @serve.deployment(name="BackgroundRemover", max_ongoing_requests=16)
-class BackgroundRemover:
-    def __init__(self) -> None:
-        from deployments import device
+class BackgroundRemover(ModelReplica):
+    operation = OPERATION
 
-        settings = get_settings()
-        logs.configure(settings.log_format, settings.log_level)
-        self.catalog = Catalog.load(
-            settings.models_file, settings.user_models_file, settings.weights
-        )
-        self.device = device.configure(*replica_resources())
-        self.missing: dict[str, str] = {}
-        self.network_name: str | None = None
-        self.network = self._load_network()
+    def __init__(self) -> None:
+        super().__init__()
         self.batching = MattingBatching()
         self.batch_sizes = BatchRecorder("BackgroundRemover")
         self.batcher = self._make_batcher(self.batching)
 
-    def _load_network(self):
+    def load(self, spec: ModelSpec, path: Path) -> Any:
         from deployments import u2net
 
-        for spec in self.catalog.for_operation(OPERATION):
-            path = spec.weights_path(self.catalog.weights_dir)
-            if path.is_file():
-                self.network_name = spec.name
-                log.info("background removal: %s on %s", spec.name, self.device)
-                network = u2net.load(path, self.device)
-                # the first call pays for kernel selection and allocator growth: not a customer
-                blank = np.zeros((1, 3, matting.SIZE, matting.SIZE), np.float32)
-                matting.predict(network, blank, self.device)
-                return network
-            self.missing[spec.name] = f"weights not found: {path}"
-        return None
+        network = u2net.load(path, self.device)
+        # the first call pays for kernel selection and allocator growth: not a customer
+        blank = np.zeros((1, 3, matting.SIZE, matting.SIZE), np.float32)
+        matting.predict(network, blank, self.device)
+        return network
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         batching = MattingBatching(**(user_config or {}).get("batching", {}))
@@ -86,17 +69,10 @@ class BackgroundRemover:
         return serve.batch(**asdict(batching))(predict_batch)
 
     def status(self) -> dict[str, Any]:
-        return {
-            "pid": os.getpid(),
-            "loaded": [self.network_name] if self.network is not None else [],
-            "missing": self.missing,
-            "device": self.device.kind,
-            "config": {"batching": asdict(self.batching)},
-        }
+        return {**super().status(), "config": {"batching": asdict(self.batching)}}
 
     async def run(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
-        if self.network is None:
-            raise ModelNotLoaded("background removal weights are not loaded")
+        self.require_network()
         matting.check_image(image)
         bg_color = params.get("bg_color")
         if bg_color is not None:

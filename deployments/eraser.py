@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from ray import serve
 
-from deployments.upscaler import ModelNotLoaded, replica_resources
-from serve_app import logs
-from serve_app.catalog import Catalog
-from serve_app.settings import get_settings
+from deployments.replica import ModelReplica
+from serve_app.catalog import ModelSpec
 
 log = logging.getLogger("photoserve.eraser")
 OPERATION = "erase-object"
@@ -35,32 +33,18 @@ class EraseSettings:
 
 
 @serve.deployment(name="Eraser", max_ongoing_requests=16)
-class Eraser:
-    def __init__(self) -> None:
-        from deployments import device
+class Eraser(ModelReplica):
+    operation = OPERATION
 
-        settings = get_settings()
-        logs.configure(settings.log_format, settings.log_level)
-        self.catalog = Catalog.load(
-            settings.models_file, settings.user_models_file, settings.weights
-        )
-        self.device = device.configure(*replica_resources())
-        self.missing: dict[str, str] = {}
-        self.network_name: str | None = None
-        self.network = self._load_network()
+    def __init__(self) -> None:
+        super().__init__()
         self.settings = EraseSettings()
         self.gate = asyncio.Semaphore(self.settings.concurrency)
 
-    def _load_network(self):
+    def load(self, spec: ModelSpec, path: Path) -> Any:
         from deployments import lama
 
-        for spec in self.catalog.for_operation(OPERATION):
-            path = spec.weights_path(self.catalog.weights_dir)
-            if path.is_file():
-                self.network_name = spec.name
-                return lama.load(path, self.device)
-            self.missing[spec.name] = f"weights not found: {path}"
-        return None
+        return lama.load(path, self.device)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         settings = EraseSettings(**(user_config or {}))
@@ -68,19 +52,10 @@ class Eraser:
             self.gate = asyncio.Semaphore(settings.concurrency)
         self.settings = settings
 
-    def status(self) -> dict[str, Any]:
-        return {
-            "pid": os.getpid(),
-            "loaded": [self.network_name] if self.network is not None else [],
-            "missing": self.missing,
-            "device": self.device.kind,
-        }
-
     async def run(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
         from deployments import lama
 
-        if self.network is None:
-            raise ModelNotLoaded("no LaMa weights are loaded")
+        self.require_network()
         mask = np.asarray(params["mask"])
         lama.check(image, mask)
         boxes = await asyncio.to_thread(lama.crop_boxes, mask)

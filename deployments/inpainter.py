@@ -12,21 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import secrets
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from ray import serve
 
 from deployments import sd_inpaint
-from deployments.upscaler import ModelNotLoaded, replica_resources
-from serve_app import logs
-from serve_app.catalog import Catalog
-from serve_app.settings import get_settings
+from deployments.replica import ModelReplica
+from serve_app.catalog import ModelSpec
 
 log = logging.getLogger("photoserve.inpainter")
 OPERATION = "inpaint"
@@ -68,46 +66,21 @@ class InpaintParams:
 
 
 @serve.deployment(name="Inpainter", max_ongoing_requests=16)
-class Inpainter:
-    def __init__(self) -> None:
-        from deployments import device
+class Inpainter(ModelReplica):
+    operation = OPERATION
 
-        settings = get_settings()
-        logs.configure(settings.log_format, settings.log_level)
-        self.catalog = Catalog.load(
-            settings.models_file, settings.user_models_file, settings.weights
-        )
-        self.device = device.configure(*replica_resources())
-        self.missing: dict[str, str] = {}
-        self.network_name: str | None = None
-        self.network = self._load_network()
+    def __init__(self) -> None:
+        super().__init__()
         self._gate = threading.Lock()
 
-    def _load_network(self):
-        for spec in self.catalog.for_operation(OPERATION):
-            path = spec.weights_path(self.catalog.weights_dir)
-            # a diffusers pipeline is a directory, not a file
-            if (path / "model_index.json").is_file():
-                self.network_name = spec.name
-                log.info("inpainter: loading %s from %s on %s", spec.name, path, self.device)
-                return sd_inpaint.load(path, self.device)
-            self.missing[spec.name] = f"weights not found: {path}"
-        return None
+    def load(self, spec: ModelSpec, path: Path) -> Any:
+        return sd_inpaint.load(path, self.device)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Nothing to tune: one pipeline call at a time, no batching."""
 
-    def status(self) -> dict[str, Any]:
-        return {
-            "pid": os.getpid(),
-            "loaded": [self.network_name] if self.network is not None else [],
-            "missing": self.missing,
-            "device": self.device.kind,
-        }
-
     async def run(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
-        if self.network is None:
-            raise ModelNotLoaded("no inpainting weights are loaded on this replica")
+        self.require_network()
         job = InpaintParams.parse(params)
         mask = np.asarray(params["mask"])
 

@@ -12,19 +12,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from ray import serve
 
-from deployments.upscaler import ModelNotLoaded, replica_resources
-from serve_app import logs
-from serve_app.catalog import Catalog
-from serve_app.settings import get_settings
+from deployments.replica import ModelReplica
+from serve_app.catalog import ModelSpec
 
 log = logging.getLogger("photoserve.segmenter")
 OPERATION = "segment"
@@ -91,39 +89,23 @@ class SegmentParams:
 
 
 @serve.deployment(name="Segmenter", max_ongoing_requests=16)
-class Segmenter:
-    def __init__(self) -> None:
-        from deployments import device
+class Segmenter(ModelReplica):
+    operation = OPERATION
 
-        settings = get_settings()
-        logs.configure(settings.log_format, settings.log_level)
-        self.catalog = Catalog.load(
-            settings.models_file, settings.user_models_file, settings.weights
-        )
-        self.device = device.configure(*replica_resources())
-        self.missing: dict[str, str] = {}
-        self.network_name: str | None = None
-        self.network = self._load_network()
+    def __init__(self) -> None:
+        super().__init__()
         self.config = SegmenterConfig()
         self.cache = EmbeddingCache(self.config.cache_size)
         self.locks: dict[str, asyncio.Lock] = {}
         self.encoder_passes = 0
 
-    def _load_network(self):
+    def load(self, spec: ModelSpec, path: Path) -> Any:
         from deployments import sam
 
-        for spec in self.catalog.for_operation(OPERATION):
-            path = spec.weights_path(self.catalog.weights_dir)
-            if not path.is_file():
-                self.missing[spec.name] = f"weights not found: {path}"
-                continue
-            if spec.arch not in VARIANTS:
-                self.missing[spec.name] = f"unknown architecture {spec.arch}"
-                continue
-            self.network_name = spec.name
-            log.info("segmenter model %s (%s) on %s", spec.name, spec.arch, self.device)
-            return sam.load(path, self.device, VARIANTS[spec.arch])
-        return None
+        return sam.load(path, self.device, VARIANTS[spec.arch])
+
+    def unusable(self, spec: ModelSpec) -> str | None:
+        return None if spec.arch in VARIANTS else f"unknown architecture {spec.arch}"
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         self.config = SegmenterConfig.parse(user_config or {})
@@ -131,10 +113,7 @@ class Segmenter:
 
     def status(self) -> dict[str, Any]:
         return {
-            "pid": os.getpid(),
-            "loaded": [self.network_name] if self.network is not None else [],
-            "missing": self.missing,
-            "device": self.device.kind,
+            **super().status(),
             "config": asdict(self.config),
             "encoder_passes": self.encoder_passes,
             "cached": len(self.cache),
@@ -163,14 +142,10 @@ class Segmenter:
             if not lock.locked():
                 self.locks.pop(key, None)
 
-    def _require_network(self) -> None:
-        if self.network is None:
-            raise ModelNotLoaded("segmentation weights are not loaded on this replica")
-
     def _prompt(self, image: np.ndarray, params: dict[str, Any]) -> SegmentParams:
         from deployments import sam
 
-        self._require_network()
+        self.require_network()
         prompt = SegmentParams.parse(params)
         # a bad prompt fails before the seconds-long encoder pass
         sam.parse_prompt(prompt.points, prompt.box, (image.shape[0], image.shape[1]))

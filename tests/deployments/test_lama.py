@@ -159,7 +159,7 @@ def settings_env(monkeypatch, tmp_path):
     from serve_app.settings import get_settings
 
     # what Serve would assign; asking Ray outside a replica would start a local Ray
-    monkeypatch.setattr(eraser_module, "replica_resources", lambda: (2.0, 0.0))
+    monkeypatch.setattr("deployments.replica.replica_resources", lambda: (2.0, 0.0))
 
     def configure(weights_file: str) -> None:
         models = tmp_path / "models.yaml"

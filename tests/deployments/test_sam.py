@@ -63,7 +63,7 @@ def models_file(directory: Path, file: str) -> Path:
 @pytest.fixture(autouse=True)
 def outside_ray(monkeypatch):
     # replica_resources() outside a replica would start a local Ray instance (seconds)
-    monkeypatch.setattr("deployments.segmenter.replica_resources", lambda: (2.0, 0.0))
+    monkeypatch.setattr("deployments.replica.replica_resources", lambda: (2.0, 0.0))
 
 
 @pytest.fixture

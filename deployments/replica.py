@@ -1,0 +1,67 @@
+"""What every single-model deployment shares: settings and logs, the catalog, the device it
+was given, and the first model of its operation whose weights are on disk (the others, and
+why they are not loaded, are reported by `status`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+from deployments.upscaler import ModelNotLoaded, replica_resources
+from serve_app import logs
+from serve_app.catalog import Catalog, ModelSpec
+from serve_app.settings import get_settings
+
+log = logging.getLogger("photoserve.replica")
+
+
+class ModelReplica:
+    operation: ClassVar[str]
+
+    def __init__(self) -> None:
+        from deployments import device
+
+        settings = get_settings()
+        logs.configure(settings.log_format, settings.log_level)
+        self.catalog = Catalog.load(
+            settings.models_file, settings.user_models_file, settings.weights
+        )
+        self.device = device.configure(*replica_resources())
+        self.missing: dict[str, str] = {}
+        self.network_name: str | None = None
+        self.network = self._load_first()
+
+    def load(self, spec: ModelSpec, path: Path) -> Any:
+        raise NotImplementedError
+
+    def unusable(self, spec: ModelSpec) -> str | None:
+        """Why a model with weights on disk still cannot be loaded here, if it cannot."""
+        return None
+
+    def _load_first(self) -> Any:
+        for spec in self.catalog.for_operation(self.operation):
+            path = spec.weights_path(self.catalog.weights_dir)
+            problem = None if self.catalog.available(spec) else f"weights not found: {path}"
+            problem = problem or self.unusable(spec)
+            if problem:
+                self.missing[spec.name] = problem
+                continue
+            self.network_name = spec.name
+            log.info("%s: loading %s on %s", self.operation, spec.name, self.device)
+            return self.load(spec, path)
+        return None
+
+    def require_network(self) -> Any:
+        if self.network is None:
+            raise ModelNotLoaded(f"no {self.operation} weights are loaded on this replica")
+        return self.network
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "loaded": [self.network_name] if self.network is not None else [],
+            "missing": self.missing,
+            "device": self.device.kind,
+        }
