@@ -1,0 +1,110 @@
+"""What the editing deployments' strategies buy, each against the plain way, in one run:
+
+    python -m loadtest.bench_editing [--weights DIR]
+
+- erase: LaMa on crops around the mask vs LaMa on the whole photo (a small object in a
+  1024x768 photo);
+- segment: a click on a photo whose embedding is cached vs a first click (encoder + decoder);
+- remove-background: the whole path (network + full-resolution refinement) vs the network
+  alone, at 1 MP;
+- enhance: measured corrections vs a plain Lanczos resize of the same photo (a floor for any
+  per-pixel pass).
+
+Without `--weights` (u2net.pth, sam_vit_b_01ec64.pth, big-lama.pt inside), the networks are
+random-initialised copies of the real architectures: the same compute, meaningless pixels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from deployments.device import plan
+from loadtest.photos import photo
+
+
+def timed(fn, repeat: int = 3) -> float:
+    fn()  # warm-up: kernel selection and allocator growth
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def weights(folder: Path | None, name: str, builder: str) -> Path:
+    if folder is not None and (folder / name).exists():
+        return folder / name
+    import importlib
+    import tempfile
+
+    module = importlib.import_module(f"tests.model_fixtures.{builder}")
+    return module.build(Path(tempfile.mkdtemp(prefix="bench-")))
+
+
+def bench_erase(folder, device) -> tuple[str, float, float]:
+    from deployments import lama
+
+    model = lama.load(weights(folder, "big-lama.pt", "lama"), device)
+    image = cv2.resize(photo("coffee"), (1024, 768), interpolation=cv2.INTER_AREA)
+    mask = np.zeros(image.shape[:2], np.uint8)
+    mask[300:360, 500:560] = 255
+    ours = timed(lambda: lama.erase(model, image, mask), repeat=2)
+    whole = timed(lambda: lama.inpaint(model, image.astype(np.float32), mask > 0, 1024), 1)
+    return "erase 60x60 px in 1024x768 (crop vs whole)", ours, whole
+
+
+def bench_segment(folder, device) -> tuple[str, float, float]:
+    from deployments import sam
+
+    model = sam.load(weights(folder, "sam_vit_b_01ec64.pth", "sam"), device)
+    image = photo("astronaut")
+    embedding = sam.embed(model, image)
+    click = [[260, 180, 1]]
+    cached = timed(lambda: sam.predict(model, embedding, click))
+    first = timed(lambda: sam.predict(model, sam.embed(model, image), click), repeat=1)
+    return "segment click (cached vs first)", cached, first
+
+
+def bench_matting(folder, device) -> tuple[str, float, float]:
+    from deployments import matting, u2net
+
+    module = u2net.load(weights(folder, "u2net.pth", "u2net"), device)
+    image = cv2.resize(photo("chelsea"), (1152, 864), interpolation=cv2.INTER_AREA)
+    network = timed(lambda: matting.predict(module, matting.preprocess(image)[None], device))
+    whole = timed(lambda: matting.remove_background(module, device, image))
+    return "remove-background 1 MP (whole path vs network)", whole, network
+
+
+def bench_enhance() -> tuple[str, float, float]:
+    from deployments import enhance
+
+    image = cv2.resize(photo("coffee"), (2048, 1536), interpolation=cv2.INTER_AREA)
+    ours = timed(lambda: enhance.enhance(image))
+    floor = timed(lambda: cv2.resize(image, (2047, 1535), interpolation=cv2.INTER_LANCZOS4))
+    return "enhance 3 MP (corrections vs one Lanczos pass)", ours, floor
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--weights", type=Path, default=None)
+    args = parser.parse_args()
+    device = plan(2, 0, cuda_available=False)
+    rows = [
+        bench_erase(args.weights, device),
+        bench_segment(args.weights, device),
+        bench_matting(args.weights, device),
+        bench_enhance(),
+    ]
+    print(f"{'case':50} {'ours s':>9} {'reference s':>12} {'ratio':>7}")
+    for name, ours, reference in rows:
+        print(f"{name:50} {ours:9.3f} {reference:12.3f} {ours / reference:7.2f}")
+
+
+if __name__ == "__main__":
+    main()
