@@ -13,9 +13,9 @@ from serve_app.runtime import Runtime
 FALLBACK_S = 1.0
 
 
-def parse_wait(value: str | None, limit: float) -> float:
+def parse_wait(value: str | None, limit: float, default: float = 0.0) -> float:
     if value in (None, ""):
-        return 0.0
+        return min(default, limit)
     try:
         seconds = float(value)
     except ValueError as exc:

@@ -35,10 +35,17 @@ def check_plan(rt: Runtime, account: Account, operation: str) -> None:
 
 
 async def submit(
-    request: Request, rt: Runtime, account: Account, operation: str, prepare: Prepare
+    request: Request,
+    rt: Runtime,
+    account: Account,
+    operation: str,
+    prepare: Prepare,
+    default_wait_s: float = 0.0,
 ) -> Response:
     check_plan(rt, account, operation)
-    wait_s = waiting.parse_wait(request.query_params.get("wait"), rt.settings.max_wait_s)
+    wait_s = waiting.parse_wait(
+        request.query_params.get("wait"), rt.settings.max_wait_s, default_wait_s
+    )
     submission = await read_submission(request, rt.settings)
     fingerprint = idempotency.fingerprint(
         request.url.path, submission.params, submission.image + (submission.mask or b"")

@@ -155,7 +155,6 @@ def test_a_mask_of_another_size_is_refused(model):
 
 @pytest.fixture
 def settings_env(monkeypatch, tmp_path):
-    from deployments import eraser as eraser_module
     from serve_app.settings import get_settings
 
     # what Serve would assign; asking Ray outside a replica would start a local Ray

@@ -52,8 +52,8 @@ def test_remove_background_gives_rgba_of_the_same_size(service, key):
 
 def test_segment_then_erase_by_click_costs_one_encoder_pass(service, key, handles):
     clicks = {"points": "[[80, 60, 1]]"}
-    response = post(service, key, "segment", data=clicks, params={"wait": 60})
-    assert response.status_code == 200, response.text  # finished within the wait
+    response = post(service, key, "segment", data=clicks)
+    assert response.status_code == 200, response.text  # synchronous by default
     mask_body = response.json()
     mask = images.decode(httpx.get(mask_body["result_url"]).content).rgb[..., 0]
     assert mask.shape == PHOTO.shape[:2] and set(np.unique(mask)) <= {0, 255}

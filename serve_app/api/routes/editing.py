@@ -40,11 +40,17 @@ async def prepare(
     return submission.Prepared(job, "original", plan.mask)
 
 
+# segment is the interactive building block: it answers with the finished mask unless told
+# otherwise (`?wait=0` for a job id at once); the others answer 202 at once unless `?wait`
+DEFAULT_WAIT_S = {"segment": 30.0}
+
+
 def _submit(operation: str, request: Request, account: Account, rt: Runtime):
     async def prepare_this(rt: Runtime, account: Account, sent: Submission):
         return await prepare(operation, rt, account, sent)
 
-    return submission.submit(request, rt, account, operation, prepare_this)
+    wait_s = DEFAULT_WAIT_S.get(operation, 0.0)
+    return submission.submit(request, rt, account, operation, prepare_this, wait_s)
 
 
 @router.post("/v1/remove-background", status_code=202, openapi_extra=EDIT_DOCS["remove-background"])
@@ -57,7 +63,9 @@ async def submit_remove_background(request: Request, account: UploadAccount, rt:
 @router.post("/v1/segment", status_code=202, openapi_extra=EDIT_DOCS["segment"])
 async def submit_segment(request: Request, account: UploadAccount, rt: RuntimeDep):
     """A mask from clicks (Segment Anything): `points` [[x, y, label], ...] and/or `box`
-    [x0, y0, x1, y1]. Free; clicks on the same photo reuse its embedding. Use `?wait=30`."""
+    [x0, y0, x1, y1]. Free; clicks on the same photo reuse its embedding. Synchronous by
+    default: the finished job (or the mask, with `Accept: image/png`) within 30 s, else 202;
+    `?wait=0` answers 202 at once."""
     return await _submit("segment", request, account, rt)
 
 
