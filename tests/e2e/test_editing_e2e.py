@@ -52,8 +52,12 @@ def test_remove_background_gives_rgba_of_the_same_size(service, key):
 
 def test_segment_then_erase_by_click_costs_one_encoder_pass(service, key, handles):
     clicks = {"points": "[[80, 60, 1]]"}
-    response = post(service, key, "segment", data=clicks)
-    assert response.status_code == 200, response.text  # synchronous by default
+    # the first click pays for the encoder (tens of seconds here): wait up to the limit
+    first = post(service, key, "segment", data={"points": "[[20, 20, 1]]"}, params={"wait": 60})
+    assert first.status_code in (200, 202), first.text
+    assert poll(service, key, first.json()["job_id"])["status"] == "done"
+    response = post(service, key, "segment", data=clicks)  # no wait given: synchronous
+    assert response.status_code == 200, response.text
     mask_body = response.json()
     mask = images.decode(httpx.get(mask_body["result_url"]).content).rgb[..., 0]
     assert mask.shape == PHOTO.shape[:2] and set(np.unique(mask)) <= {0, 255}
