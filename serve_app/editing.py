@@ -12,12 +12,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from serve_app import masks, upscale
+from serve_app import masks, parsing, upscale
 from serve_app.catalog import Catalog
 from serve_app.errors import InvalidParameter, ModelUnavailable, NoMask, PromptTooLong
 from serve_app.images import ImageInfo
 from serve_app.plans import Plans
-from serve_app.restore_face import parse_fraction
 
 # What `photoserve weights fetch` needs per operation, for the 503's hint.
 FETCH = {
@@ -49,40 +48,6 @@ def model_for(catalog: Catalog, operation: str) -> str:
     )
 
 
-def parse_bool(value: Any, name: str, default: bool = False) -> bool:
-    if value in (None, ""):
-        return default
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise InvalidParameter(f"{name} must be true or false; got {value!r}.")
-
-
-def parse_number(value: Any, name: str, low: float, high: float, default: float) -> float:
-    if value in (None, ""):
-        return default
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidParameter(f"{name} must be a number from {low} to {high}.") from exc
-    if not low <= number <= high:
-        raise InvalidParameter(f"{name} must be from {low} to {high}; got {value!r}.")
-    return number
-
-
-def parse_int(value: Any, name: str, low: int, high: int, default: int | None) -> int | None:
-    if value in (None, ""):
-        return default
-    text = str(value).strip()
-    if not text.lstrip("-").isdigit() or not low <= int(text) <= high:
-        raise InvalidParameter(f"{name} must be a whole number from {low} to {high}.")
-    return int(text)
-
-
 def parse_color(value: Any) -> str | None:
     if value in (None, "", "transparent"):
         return None
@@ -95,7 +60,10 @@ def parse_color(value: Any) -> str | None:
 def output(raw: Mapping[str, Any], default: str = "png") -> dict[str, Any]:
     """`output_format`, or PixelForge's `format`, and `quality`."""
     fmt = upscale.parse_format(raw.get("output_format") or raw.get("format"), default=default)
-    return {"output_format": fmt, "quality": upscale.parse_quality(raw.get("quality"))}
+    return {
+        "output_format": fmt,
+        "quality": parsing.integer(raw.get("quality"), "quality", 1, 100, None),
+    }
 
 
 def sized(info: ImageInfo) -> dict[str, Any]:
@@ -104,7 +72,7 @@ def sized(info: ImageInfo) -> dict[str, Any]:
 
 def plan_remove_background(raw, info, catalog, plans, mask) -> EditPlan:
     bg_color = parse_color(raw.get("bg_color"))
-    only_mask = parse_bool(raw.get("only_mask"), "only_mask")
+    only_mask = parsing.boolean(raw.get("only_mask"), "only_mask")
     out = output(raw)
     if out["output_format"] == "jpg" and bg_color is None and not only_mask:
         raise InvalidParameter("jpg has no transparency: use png or webp, or give bg_color.")
@@ -123,7 +91,7 @@ def prompts(raw: Mapping[str, Any], info: ImageInfo, required: bool) -> dict[str
 
 def plan_segment(raw, info, catalog, plans, mask) -> EditPlan:
     clicks = prompts(raw, info, required=True)
-    multimask = parse_bool(raw.get("multimask"), "multimask", default=True)
+    multimask = parsing.boolean(raw.get("multimask"), "multimask", default=True)
     model = model_for(catalog, "segment")
     params = {"model": model, "multimask": multimask, **clicks, **output(raw), **sized(info)}
     return EditPlan(params, plans.cost("segment", "flat", ""))
@@ -163,10 +131,10 @@ def plan_inpaint(raw, info, catalog, plans, mask) -> EditPlan:
     generation = {
         "prompt": parse_prompt(raw.get("prompt"), "prompt", DEFAULT_PROMPT),
         "negative_prompt": parse_prompt(raw.get("negative_prompt"), "negative_prompt", None),
-        "steps": parse_int(raw.get("steps"), "steps", 1, 100, 30),
-        "cfg_scale": parse_number(raw.get("cfg_scale"), "cfg_scale", 0.0, 30.0, 7.0),
-        "strength": parse_number(raw.get("strength"), "strength", 0.01, 1.0, 0.85),
-        "seed": parse_int(raw.get("seed"), "seed", 0, 2**32 - 1, None),
+        "steps": parsing.integer(raw.get("steps"), "steps", 1, 100, 30),
+        "cfg_scale": parsing.number(raw.get("cfg_scale"), "cfg_scale", 0.0, 30.0, 7.0),
+        "strength": parsing.number(raw.get("strength"), "strength", 0.01, 1.0, 0.85),
+        "seed": parsing.integer(raw.get("seed"), "seed", 0, 2**32 - 1, None),
     }
     if int(generation["steps"] * generation["strength"]) < 1:
         raise InvalidParameter("steps x strength must be at least 1: no denoising step would run.")
@@ -178,10 +146,10 @@ def plan_inpaint(raw, info, catalog, plans, mask) -> EditPlan:
 
 def plan_enhance(raw, info, catalog, plans, mask) -> EditPlan:
     settings = {
-        "wb": parse_bool(raw.get("wb"), "wb", default=True),
-        "color": parse_number(raw.get("color"), "color", -10, 10, 0.0),
-        "strength": parse_fraction(raw.get("strength"), "strength", 1.0),
-        "denoise": parse_bool(raw.get("denoise"), "denoise"),
+        "wb": parsing.boolean(raw.get("wb"), "wb", default=True),
+        "color": parsing.number(raw.get("color"), "color", -10, 10, 0.0),
+        "strength": parsing.number(raw.get("strength"), "strength", 0, 1, 1.0),
+        "denoise": parsing.boolean(raw.get("denoise"), "denoise"),
     }
     model = upscale.model_name(catalog, "fast") if settings["denoise"] else ""
     params = {"model": model, **settings, **output(raw), **sized(info)}

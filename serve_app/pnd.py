@@ -11,7 +11,7 @@ import secrets
 import time
 from typing import Any
 
-from serve_app import upscale
+from serve_app import parsing, upscale
 from serve_app.errors import InvalidParameter
 
 MAX_BYTES = 1024 * 1024
@@ -36,18 +36,6 @@ def job_id(lang: str) -> str:
     return f"{lang}_api.{int(time.time())}.{secrets.token_hex(8)}"
 
 
-def parse_int(value: Any, name: str, low: int, high: int, default: int) -> int:
-    if value in (None, ""):
-        return default
-    try:
-        number = int(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidParameter(f"{name} must be a whole number {low}..{high}.") from exc
-    if not low <= number <= high:
-        raise InvalidParameter(f"{name} must be {low}..{high}; got {number}.")
-    return number
-
-
 def parse_lang(value: Any) -> str:
     text = str(value or "en").strip().lower()
     if len(text) != 2 or not text.isalpha():
@@ -58,9 +46,9 @@ def parse_lang(value: Any) -> str:
 def native_params(fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], str, str]:
     """(params for the native planner, colour steps, size name, lang) from a PND body."""
     size = upscale.parse_size(fields.get("size") or DEFAULT_SIZE)
-    look = parse_int(fields.get("model"), "model", 1, 5, 1)
-    wb = parse_int(fields.get("wb"), "wb", 0, 1, 0)
-    color = parse_int(fields.get("color"), "color", -10, 10, 0)
+    look = parsing.integer(fields.get("model"), "model", 1, 5, 1)
+    wb = parsing.integer(fields.get("wb"), "wb", 0, 1, 0)
+    color = parsing.integer(fields.get("color"), "color", -10, 10, 0)
     fidelity, steps = LOOKS[look]
     steps = dict(steps)
     if wb:

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from serve_app import upscale
+from serve_app import parsing, upscale
 from serve_app.catalog import Catalog
-from serve_app.errors import InvalidParameter, ModelUnavailable
+from serve_app.errors import ModelUnavailable
 from serve_app.images import ImageInfo
 from serve_app.plans import Plans
 
@@ -43,27 +43,6 @@ class RestorePlan:
         return self.size or f"x{self.scale}"
 
 
-def parse_fraction(value: Any, name: str, default: float) -> float:
-    if value in (None, ""):
-        return default
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidParameter(f"{name} must be a number from 0 to 1; got {value!r}.") from exc
-    if not 0 <= number <= 1:
-        raise InvalidParameter(f"{name} must be from 0 to 1; got {value!r}.")
-    return number
-
-
-def parse_max_faces(value: Any) -> int:
-    if value in (None, ""):
-        return MAX_FACES
-    text = str(value).strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_FACES:
-        raise InvalidParameter(f"max_faces must be from 1 to {MAX_FACES}; got {value!r}.")
-    return int(text)
-
-
 def face_model(catalog: Catalog) -> str:
     restorers = [s for s in catalog.for_operation(OPERATION) if catalog.available(s)]
     detector = catalog.specs.get(DETECTOR)
@@ -85,10 +64,10 @@ def plan(
     max_output_edge: int,
     adjust: dict[str, Any] | None = None,
 ) -> RestorePlan:
-    fidelity = parse_fraction(raw.get("fidelity"), "fidelity", DEFAULT_FIDELITY)
-    max_faces = parse_max_faces(raw.get("max_faces"))
+    fidelity = parsing.number(raw.get("fidelity"), "fidelity", 0, 1, DEFAULT_FIDELITY)
+    max_faces = parsing.integer(raw.get("max_faces"), "max_faces", 1, MAX_FACES, MAX_FACES)
     output_format = upscale.parse_format(raw.get("output_format"), default="png")
-    quality = upscale.parse_quality(raw.get("quality"))
+    quality = parsing.integer(raw.get("quality"), "quality", 1, 100, None)
     shape = upscale.geometry(raw, info, max_output_edge, SCALES, default_scale=1)
     model = face_model(catalog)
     background = upscale.model_name(catalog, raw.get("model")) if shape.scale != 1 else ""

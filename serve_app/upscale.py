@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from serve_app import parsing
 from serve_app.catalog import Catalog
 from serve_app.errors import (
     InvalidParameter,
@@ -67,15 +68,6 @@ def parse_format(value: Any, default: str) -> str:
     if text not in OUTPUT_FORMATS:
         raise InvalidParameter(f"output_format must be one of png, jpg, webp; got {value!r}.")
     return text
-
-
-def parse_quality(value: Any) -> int | None:
-    if value in (None, ""):
-        return None
-    text = str(value).strip()
-    if not text.isdigit() or not 1 <= int(text) <= 100:
-        raise InvalidParameter(f"quality must be a whole number from 1 to 100; got {value!r}.")
-    return int(text)
 
 
 def model_name(catalog: Catalog, value: Any, default: str = DEFAULT_MODEL) -> str:
@@ -144,7 +136,7 @@ def plan(
     raw: Mapping[str, Any], info: ImageInfo, catalog: Catalog, plans: Plans, max_output_edge: int
 ) -> UpscalePlan:
     output_format = parse_format(raw.get("output_format"), default="png")
-    quality = parse_quality(raw.get("quality"))
+    quality = parsing.integer(raw.get("quality"), "quality", 1, 100, None)
     model = model_name(catalog, raw.get("model"))
     shape = geometry(raw, info, max_output_edge)
     cost = plans.cost(OPERATION, *shape.tier)

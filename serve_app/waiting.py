@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from serve_app import jobs
-from serve_app.errors import InvalidParameter
+from serve_app import jobs, parsing
 from serve_app.jobs import FINISHED
 from serve_app.runtime import Runtime
 
@@ -16,13 +15,7 @@ FALLBACK_S = 1.0
 def parse_wait(value: str | None, limit: float, default: float = 0.0) -> float:
     if value in (None, ""):
         return min(default, limit)
-    try:
-        seconds = float(value)
-    except ValueError as exc:
-        raise InvalidParameter(f"wait must be a number of seconds up to {limit:g}.") from exc
-    if not 0 <= seconds <= limit:
-        raise InvalidParameter(f"wait must be between 0 and {limit:g} seconds.")
-    return seconds
+    return parsing.number(value, "wait (seconds)", 0, limit, 0.0)
 
 
 async def until_finished(rt: Runtime, job_id: str, seconds: float) -> dict[str, str] | None:
