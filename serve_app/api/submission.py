@@ -13,6 +13,7 @@ from serve_app import credits, idempotency, jobs, waiting
 from serve_app.accounts import Account
 from serve_app.api.results import file_response, job_response
 from serve_app.errors import OperationNotAllowed
+from serve_app.images import ImageInfo
 from serve_app.inputs import Submission, read_submission
 from serve_app.jobs import JobStatus, NewJob
 from serve_app.responses import OrjsonResponse
@@ -27,6 +28,17 @@ class Prepared:
 
 
 Prepare = Callable[[Runtime, Account, Submission], Awaitable[Prepared]]
+
+
+def new_job(
+    account: Account, operation: str, cost: int, params: dict, info: ImageInfo, job_id: str = ""
+) -> NewJob:
+    """A job for an uploaded image; its input is stored under the job's own id."""
+    job = NewJob(account.id, operation, cost, params, "", info.width, info.height)
+    if job_id:
+        job.job_id = job_id
+    job.input_key = f"inputs/{job.job_id}.{info.format}"
+    return job
 
 
 def check_plan(rt: Runtime, account: Account, operation: str) -> None:

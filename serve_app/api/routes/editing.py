@@ -18,7 +18,6 @@ from serve_app.api import submission
 from serve_app.api.deps import RuntimeDep, UploadAccount
 from serve_app.api.docs import EDIT_DOCS
 from serve_app.inputs import Submission
-from serve_app.jobs import NewJob
 from serve_app.runtime import Runtime
 
 router = APIRouter(tags=["operations"])
@@ -32,11 +31,9 @@ async def prepare(
     planner = editing.PLANNERS[operation]
     # the mask is decoded and checked here (a few ms), off the event loop
     plan = await asyncio.to_thread(planner, sent.params, info, rt.catalog, rt.plans, sent.mask)
-    params = dict(plan.params)
-    job = NewJob(account.id, operation, plan.cost, params, "", info.width, info.height)
-    job.input_key = f"inputs/{job.job_id}.{info.format}"
+    job = submission.new_job(account, operation, plan.cost, dict(plan.params), info)
     if plan.mask is not None:
-        params["mask_key"] = f"inputs/{job.job_id}.mask.png"
+        job.params["mask_key"] = f"inputs/{job.job_id}.mask.png"
     return submission.Prepared(job, "original", plan.mask)
 
 

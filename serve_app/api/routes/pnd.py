@@ -43,7 +43,6 @@ from serve_app.errors import (
 )
 from serve_app.execution import face_key
 from serve_app.inputs import Submission, read_submission
-from serve_app.jobs import NewJob
 from serve_app.keys import PREFIX
 from serve_app.responses import OrjsonResponse
 from serve_app.runtime import Runtime
@@ -77,8 +76,7 @@ def _prepare(endpoint: str, steps: dict, job_id: str):
         else:
             plan = restore_face.plan(sent.params, info, rt.catalog, rt.plans, edge, steps)
             params, operation = plan.params(), restore_face.OPERATION
-        job = NewJob(account.id, operation, plan.cost, params, "", info.width, info.height, job_id)
-        job.input_key = f"inputs/{job.job_id}.{info.format}"
+        job = submission.new_job(account, operation, plan.cost, params, info, job_id)
         return submission.Prepared(job, plan.size_label)
 
     return prepare

@@ -10,7 +10,6 @@ from serve_app.api import submission
 from serve_app.api.deps import RuntimeDep, UploadAccount
 from serve_app.api.docs import SUBMIT_DOC
 from serve_app.inputs import Submission
-from serve_app.jobs import NewJob
 from serve_app.runtime import Runtime
 
 router = APIRouter(tags=["operations"])
@@ -20,10 +19,7 @@ async def prepare(rt: Runtime, account: Account, sent: Submission) -> submission
     settings = rt.settings
     info = images.inspect(sent.image, settings.max_image_bytes, settings.max_upscale_edge)
     plan = upscale.plan(sent.params, info, rt.catalog, rt.plans, settings.max_output_edge)
-    job = NewJob(
-        account.id, upscale.OPERATION, plan.cost, plan.params(), "", info.width, info.height
-    )
-    job.input_key = f"inputs/{job.job_id}.{info.format}"
+    job = submission.new_job(account, upscale.OPERATION, plan.cost, plan.params(), info)
     return submission.Prepared(job, plan.size_label)
 
 
