@@ -15,21 +15,13 @@ import numpy as np
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from deployments import adjust, face_restore
-from deployments.upscaler import replica_resources
-from serve_app import logs
-from serve_app.catalog import Catalog
+from deployments import adjust, face_restore, replica
 from serve_app.metrics import BatchRecorder
-from serve_app.settings import get_settings
 
 log = logging.getLogger("photoserve.face_restorer")
 OPERATION = "restore-face"
 DETECTOR = "dlib-face-landmarks-68"
 MAX_FACES = 10
-
-
-class FaceModelMissing(RuntimeError):
-    """No GFPGAN or detector weights on this replica."""
 
 
 @dataclass(frozen=True)
@@ -42,15 +34,8 @@ class FaceBatching:
 @serve.deployment(name="FaceRestorer", max_ongoing_requests=16)
 class FaceRestorer:
     def __init__(self, upscaler: DeploymentHandle) -> None:
-        from deployments import device
-
-        settings = get_settings()
-        logs.configure(settings.log_format, settings.log_level)
-        self.catalog = Catalog.load(
-            settings.models_file, settings.user_models_file, settings.weights
-        )
+        self.catalog, self.device = replica.setup()
         self.upscaler = upscaler.options(stream=True)
-        self.device = device.configure(*replica_resources())
         self.missing: dict[str, str] = {}
         self.network_name: str | None = None
         self.network = self._load_network()
@@ -106,7 +91,7 @@ class FaceRestorer:
 
     async def restore(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
         if self.network is None or self.detector is None:
-            raise FaceModelMissing("face restoration weights are not loaded")
+            raise replica.ModelNotLoaded("face restoration weights are not loaded")
         max_faces = min(MAX_FACES, int(params.get("max_faces", MAX_FACES)))
         found = await asyncio.to_thread(self.detector.detect, image, max_faces)
         yield {"progress": 0.05}

@@ -9,7 +9,8 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from deployments.upscaler import ModelNotLoaded, replica_resources
+import ray
+
 from serve_app import logs
 from serve_app.catalog import Catalog, ModelSpec
 from serve_app.settings import get_settings
@@ -17,18 +18,35 @@ from serve_app.settings import get_settings
 log = logging.getLogger("photoserve.replica")
 
 
+class ModelNotLoaded(RuntimeError):
+    """Asked for a model this replica has no weights for."""
+
+
+def replica_resources() -> tuple[float, float]:
+    if not ray.is_initialized():  # direct use in tests: asking the context would start Ray
+        return float(os.cpu_count() or 1), 0.0
+    try:
+        assigned = ray.get_runtime_context().get_assigned_resources()
+    except Exception:  # not inside Ray (direct use in tests)
+        return float(os.cpu_count() or 1), 0.0
+    return float(assigned.get("CPU", 1.0)), float(assigned.get("GPU", 0.0))
+
+
+def setup() -> tuple[Catalog, Any]:
+    """Logs, the model catalog and the device this replica was given."""
+    from deployments import device
+
+    settings = get_settings()
+    logs.configure(settings.log_format, settings.log_level)
+    catalog = Catalog.load(settings.models_file, settings.user_models_file, settings.weights)
+    return catalog, device.configure(*replica_resources())
+
+
 class ModelReplica:
     operation: ClassVar[str]
 
     def __init__(self) -> None:
-        from deployments import device
-
-        settings = get_settings()
-        logs.configure(settings.log_format, settings.log_level)
-        self.catalog = Catalog.load(
-            settings.models_file, settings.user_models_file, settings.weights
-        )
-        self.device = device.configure(*replica_resources())
+        self.catalog, self.device = setup()
         self.missing: dict[str, str] = {}
         self.network_name: str | None = None
         self.network = self._load_first()

@@ -17,22 +17,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-import ray
 from ray import serve
 
-from deployments import adjust, memory
+from deployments import adjust, memory, replica
+from deployments.replica import ModelNotLoaded
 from deployments.upscale import TileSettings, upscale
-from serve_app import logs
-from serve_app.catalog import Catalog
 from serve_app.metrics import BatchRecorder
-from serve_app.settings import get_settings
 
 log = logging.getLogger("photoserve.upscaler")
 OPERATION = "upscale"
-
-
-class ModelNotLoaded(RuntimeError):
-    """Asked for a model this replica has no weights for."""
 
 
 @dataclass(frozen=True)
@@ -88,27 +81,10 @@ def tile_pixels(requests: list[TileRequest]) -> int:
     return sum(r.tile.shape[0] * r.tile.shape[1] for r in requests)
 
 
-def replica_resources() -> tuple[float, float]:
-    if not ray.is_initialized():  # direct use in tests: asking the context would start Ray
-        return float(os.cpu_count() or 1), 0.0
-    try:
-        assigned = ray.get_runtime_context().get_assigned_resources()
-    except Exception:  # not inside Ray (direct use in tests)
-        return float(os.cpu_count() or 1), 0.0
-    return float(assigned.get("CPU", 1.0)), float(assigned.get("GPU", 0.0))
-
-
 @serve.deployment(name="Upscaler", max_ongoing_requests=32)
 class Upscaler:
     def __init__(self) -> None:
-        from deployments import device
-
-        settings = get_settings()
-        logs.configure(settings.log_format, settings.log_level)
-        self.catalog = Catalog.load(
-            settings.models_file, settings.user_models_file, settings.weights
-        )
-        self.device = device.configure(*replica_resources())
+        self.catalog, self.device = replica.setup()
         self.config = UpscalerConfig()
         self.networks: dict[str, Any] = {}
         self.backends: dict[str, str] = {}

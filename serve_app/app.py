@@ -72,8 +72,10 @@ def make_backends(models: dict[str, DeploymentHandle]) -> dict:
     return {
         "upscale": UpscaleHandleBackend(models["Upscaler"]),
         "restore-face": FaceHandleBackend(models["FaceRestorer"]),
-        "remove-background": MaskResultHandleBackend(models["BackgroundRemover"]),
-        "segment": MaskResultHandleBackend(segmenter),
+        "remove-background": MaskResultHandleBackend(
+            models["BackgroundRemover"], always_mask=False
+        ),
+        "segment": MaskResultHandleBackend(segmenter, always_mask=True),
         "erase-object": MaskedHandleBackend(models["Eraser"], segmenter),
         "inpaint": MaskedHandleBackend(models["Inpainter"], segmenter),
         "enhance": EnhanceHandleBackend(models["Upscaler"]),

@@ -28,7 +28,7 @@ def _cause_name(exc: BaseException) -> str:
     return type(cause).__name__
 
 
-_MISSING_MODEL = {"ModelNotLoaded", "FaceModelMissing"}
+_MISSING_MODEL = {"ModelNotLoaded"}  # deployments/replica.py
 
 
 async def _relay(response) -> AsyncIterator[dict]:
@@ -78,8 +78,12 @@ class MaskResultHandleBackend(ModelHandleBackend):
     (segment, remove-background's only_mask), a cut-out brings its own alpha, a subject over
     a flat colour has none."""
 
+    def __init__(self, handle, always_mask: bool):
+        super().__init__(handle)
+        self.always_mask = always_mask
+
     async def stream(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
-        gray = params.get("only_mask", True)
+        gray = self.always_mask or bool(params.get("only_mask"))
         async for event in super().stream(image, params):
             if "image" in event:
                 result = event["image"]

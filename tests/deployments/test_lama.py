@@ -206,7 +206,7 @@ async def test_eraser_loads_big_lama_and_erases(settings_env, lama_file):
 
 
 async def test_eraser_without_weights_reports_missing(settings_env):
-    from deployments.upscaler import ModelNotLoaded
+    from deployments.replica import ModelNotLoaded
 
     settings_env("big-lama.pt")
     replica = eraser()

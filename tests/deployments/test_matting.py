@@ -341,7 +341,7 @@ async def test_deployment_refuses_impossible_input(models_env, remover_class, u2
 
 
 async def test_deployment_without_weights_reports_them_missing(models_env, remover_class):
-    from deployments.upscaler import ModelNotLoaded
+    from deployments.replica import ModelNotLoaded
 
     models_env("u2net.pth")
     remover = remover_class()

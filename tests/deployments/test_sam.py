@@ -17,7 +17,7 @@ from PIL import Image
 
 from deployments import sam
 from deployments.device import plan
-from deployments.upscaler import ModelNotLoaded
+from deployments.replica import ModelNotLoaded
 from loadtest.photos import photo
 from serve_app.settings import get_settings
 from tests.model_fixtures import sam as sam_fixture

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from deployments import sd_inpaint
-from deployments.upscaler import ModelNotLoaded
+from deployments.replica import ModelNotLoaded
 from loadtest.photos import photo
 from serve_app.settings import get_settings
 from tests.model_fixtures import sd_inpaint as fixture
