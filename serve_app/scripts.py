@@ -1,7 +1,7 @@
 """The Lua scripts that move money and job state atomically, registered once per client.
 
 Scripts that move credits get lua/lib.lua prepended (reserve, capture, release, refresh),
-so each movement is written once.
+so each movement is written once; the two that rate-limit get lua/window.lua.
 """
 
 from __future__ import annotations
@@ -11,14 +11,17 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 _DIR = Path(__file__).parent / "lua"
-LIB = "lib"
-WITH_LIB = ("submit", "complete", "fail", "balance")
-NAMES = tuple(sorted(p.stem for p in _DIR.glob("*.lua") if p.stem != LIB))
+# library -> the scripts it is prepended to
+LIBS = {
+    "lib": ("submit", "complete", "fail", "balance"),
+    "window": ("ratelimit", "poll"),
+}
+NAMES = tuple(sorted(p.stem for p in _DIR.glob("*.lua") if p.stem not in LIBS))
 
 
 def source(name: str) -> str:
-    body = (_DIR / f"{name}.lua").read_text()
-    return (_DIR / f"{LIB}.lua").read_text() + "\n" + body if name in WITH_LIB else body
+    parts = [(_DIR / f"{lib}.lua").read_text() for lib, users in LIBS.items() if name in users]
+    return "\n".join([*parts, (_DIR / f"{name}.lua").read_text()])
 
 
 class Scripts:

@@ -1,21 +1,12 @@
--- A status poll in one round trip: the rate-limit check (sliding window, as ratelimit.lua),
+-- A status poll in one round trip: the rate-limit check (window.lua, as ratelimit.lua),
 -- the job, its operation's queue depth and recent job time, and whether this is the first
 -- response to report it done (PND's deducted_this_call).
 -- KEYS: rate window, job, timings, depth of each operation...
 -- ARGV: now ms, window ms, limit, member, operation names (same order as the depth keys)...
 -- Returns {allowed, count, oldest ms, first_done 0/1, depth, seconds or '', field, value, ...}
 local window, job, timings = KEYS[1], KEYS[2], KEYS[3]
-local now, span, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', window, '-inf', now - span)
-local count = redis.call('ZCARD', window)
-local allowed = 0
-if count < limit then
-  redis.call('ZADD', window, now, ARGV[4])
-  redis.call('PEXPIRE', window, span)
-  count = count + 1
-  allowed = 1
-end
-local oldest = redis.call('ZRANGE', window, 0, 0, 'WITHSCORES')[2] or tostring(now)
+local allowed, count, oldest = window_hit(
+  window, tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4])
 local reply = {allowed, count, oldest, 0, 0, ''}
 if allowed == 0 then
   return reply
