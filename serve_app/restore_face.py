@@ -4,7 +4,7 @@ size (scale 1 keeps the input size), format and price, checked before any credit
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from serve_app import parsing, upscale
@@ -20,27 +20,14 @@ MAX_FACES = 10
 DEFAULT_FIDELITY = 0.7  # PixelForge's default
 
 
-@dataclass(frozen=True)
-class RestorePlan:
-    model: str
+@dataclass(frozen=True, kw_only=True)
+class RestorePlan(upscale.UpscalePlan):
+    """An upscale plan for the background (`model` is the face model here) plus the faces."""
+
     background_model: str
     fidelity: float
     max_faces: int
-    scale: int | None
-    size: str | None
-    out_width: int
-    out_height: int
-    output_format: str
-    cost: int
-    quality: int | None = None
     adjust: dict[str, Any] = field(default_factory=dict)
-
-    def params(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @property
-    def size_label(self) -> str:
-        return self.size or f"x{self.scale}"
 
 
 def face_model(catalog: Catalog) -> str:
@@ -73,16 +60,16 @@ def plan(
     background = upscale.model_name(catalog, raw.get("model")) if shape.scale != 1 else ""
     cost = plans.cost(OPERATION, *shape.tier)
     return RestorePlan(
-        model,
-        background,
-        fidelity,
-        max_faces,
-        shape.scale,
-        shape.size,
-        shape.out_width,
-        shape.out_height,
-        output_format,
-        cost,
-        quality,
-        adjust or {},
+        model=model,
+        scale=shape.scale,
+        size=shape.size,
+        out_width=shape.out_width,
+        out_height=shape.out_height,
+        output_format=output_format,
+        cost=cost,
+        quality=quality,
+        background_model=background,
+        fidelity=fidelity,
+        max_faces=max_faces,
+        adjust=adjust or {},
     )
