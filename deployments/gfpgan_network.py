@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deployments.device import DeviceConfig, apply_torch
+from deployments.device import DeviceConfig
 
 
 @dataclass
@@ -18,17 +18,9 @@ class GFPGANNetwork:
 
     @classmethod
     def load(cls, path: Path, device: DeviceConfig) -> GFPGANNetwork:
-        import spandrel
+        from deployments.sr_network import fp32_module, load_state_dict
 
-        from deployments.sr_network import load_state_dict
-
-        apply_torch(device)
-        descriptor = spandrel.ModelLoader().load_from_state_dict(load_state_dict(path))
-        if descriptor.architecture.id != "GFPGAN":
-            raise ValueError(f"{path.name} is a {descriptor.architecture.id}, not GFPGAN")
-        # fp32 even on CUDA: spandrel marks GFPGAN as not fp16-safe
-        module = descriptor.model.eval().to(device.torch_device)
-        return cls(module, device)
+        return cls(fp32_module(load_state_dict(path), "GFPGAN", path.name, device), device)
 
     def run(self, faces: list[np.ndarray]) -> list[np.ndarray]:
         import torch

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from deployments.device import DeviceConfig, apply_torch
+from deployments.device import DeviceConfig
 
 MIN_MARGIN = 64  # px of context around a region, at least...
 MARGIN_RATIO = 0.25  # ...or this share of the region's longer side
@@ -69,16 +69,10 @@ def _is_torchscript(path: Path) -> bool:
 
 
 def load(path: Path, device: DeviceConfig) -> LaMaModel:
-    import spandrel
+    from deployments.sr_network import fp32_module
 
-    apply_torch(device)
-    descriptor = spandrel.ModelLoader().load_from_state_dict(read_state_dict(path))
-    if descriptor.architecture.id != "LaMa":
-        raise ValueError(f"{path.name} is a {descriptor.architecture.id}, not LaMa")
-    # fp32 even on CUDA (device.half ignored): spandrel marks LaMa as not fp16-safe, its
-    # Fourier convolutions overflow in half precision
-    module = descriptor.model.eval().to(device.torch_device)
-    return LaMaModel(module, device)
+    # fp32 even on CUDA (device.half ignored): LaMa's Fourier convolutions overflow in fp16
+    return LaMaModel(fp32_module(read_state_dict(path), "LaMa", path.name, device), device)
 
 
 def crop_boxes(mask: np.ndarray) -> list[Box]:
