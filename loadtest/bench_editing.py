@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from deployments.device import plan
+from deployments.common.device import plan
 from loadtest.photos import photo
 
 
@@ -48,7 +48,7 @@ def weights(folder: Path | None, name: str, builder: str) -> Path:
 
 
 def bench_erase(folder, device) -> tuple[str, float, float]:
-    from deployments import lama
+    from deployments.erase import lama
 
     model = lama.load(weights(folder, "big-lama.pt", "lama"), device)
     image = cv2.resize(photo("coffee"), (1024, 768), interpolation=cv2.INTER_AREA)
@@ -60,7 +60,7 @@ def bench_erase(folder, device) -> tuple[str, float, float]:
 
 
 def bench_segment(folder, device) -> tuple[str, float, float]:
-    from deployments import sam
+    from deployments.segment import sam
 
     model = sam.load(weights(folder, "sam_vit_b_01ec64.pth", "sam"), device)
     image = photo("astronaut")
@@ -72,7 +72,7 @@ def bench_segment(folder, device) -> tuple[str, float, float]:
 
 
 def bench_matting(folder, device) -> tuple[str, float, float]:
-    from deployments import matting, u2net
+    from deployments.background import matting, u2net
 
     module = u2net.load(weights(folder, "u2net.pth", "u2net"), device)
     image = cv2.resize(photo("chelsea"), (1152, 864), interpolation=cv2.INTER_AREA)
@@ -82,7 +82,7 @@ def bench_matting(folder, device) -> tuple[str, float, float]:
 
 
 def bench_enhance() -> tuple[str, float, float]:
-    from deployments import enhance
+    from deployments.upscale import corrections as enhance
 
     image = cv2.resize(photo("coffee"), (2048, 1536), interpolation=cv2.INTER_AREA)
     ours = timed(lambda: enhance.enhance(image))

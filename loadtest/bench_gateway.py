@@ -29,7 +29,7 @@ import httpx
 
 from loadtest.photos import photo_bytes
 from loadtest.service import ROOT, LocalService
-from serve_app.embedded_redis import EmbeddedRedis, free_port
+from serve_app.process.embedded_redis import EmbeddedRedis, free_port
 
 ACCOUNTS, JOBS_EACH = 50, 20
 PLANS = """
@@ -58,10 +58,11 @@ class Result:
 
 async def seed(redis_url: str, env: dict[str, str]) -> list[tuple[str, str]]:
     """(job path, key) pairs: ACCOUNTS accounts with JOBS_EACH finished jobs each."""
-    from serve_app import accounts, jobs
-    from serve_app.jobs import JobStatus, NewJob
-    from serve_app.runtime import Runtime
-    from serve_app.settings import Settings
+    from serve_app.billing import accounts
+    from serve_app.core.runtime import Runtime
+    from serve_app.core.settings import Settings
+    from serve_app.engine import jobs
+    from serve_app.engine.jobs import JobStatus, NewJob
 
     settings = Settings(
         redis_url=redis_url,

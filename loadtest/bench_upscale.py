@@ -26,8 +26,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from deployments import ncnn_convert
-from deployments.weights import package_dir
+from deployments.common import ncnn_convert
+from deployments.common.weights import package_dir
 from loadtest.photos import encode, photo, psnr
 
 MODEL = "realesr-animevideov3"
@@ -192,10 +192,11 @@ def peak_rss_4k(client: Client) -> dict[str, float]:
 def seam_check(threads: int) -> float:
     import asyncio
 
-    from deployments import device, networks
-    from deployments.upscale import TileSettings, run_tiles
-    from serve_app.catalog import Catalog
-    from serve_app.settings import CONFIGS
+    from deployments.common import device
+    from deployments.upscale import networks
+    from deployments.upscale.pipeline import TileSettings, run_tiles
+    from serve_app.core.catalog import Catalog
+    from serve_app.core.settings import CONFIGS
 
     catalog = Catalog.load(CONFIGS / "models.yaml", None, Path("."))
     net, _ = networks.load(catalog.specs[MODEL], Path("."), device.plan(threads, 0, False), "ncnn")

@@ -39,7 +39,7 @@ from locust import HttpUser, between, events, task
 from locust.exception import StopUser
 
 from loadtest.photos import encode, photo
-from serve_app import local_state
+from serve_app.process import local_state
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 60  # per request; sync submits hold up to 20 s on their own

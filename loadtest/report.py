@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from serve_app import local_state
+from serve_app.process import local_state
 
 ROOT = Path(__file__).resolve().parent.parent
 FINISHED = ("done", "failed")

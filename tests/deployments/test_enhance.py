@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from deployments import adjust, enhance
+from deployments.common import adjust
+from deployments.upscale import corrections as enhance
 from loadtest.photos import photo
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deployments import face_restore
-from deployments import faces as facelib
-from deployments.device import plan
+from deployments.common.device import plan
+from deployments.faces import alignment as facelib
+from deployments.faces import restoration as face_restore
 from loadtest.photos import face_photos, photo, psnr
 
 
@@ -103,7 +103,7 @@ def test_fidelity_zero_returns_the_background():
 
 @pytest.fixture(scope="module")
 def gfpgan(gfpgan_fixture):
-    from deployments.gfpgan_network import GFPGANNetwork
+    from deployments.faces.gfpgan_network import GFPGANNetwork
 
     return GFPGANNetwork.load(gfpgan_fixture, plan(2, 0, cuda_available=False))
 

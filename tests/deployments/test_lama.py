@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from deployments import lama
-from deployments.device import plan
+from deployments.common.device import plan
+from deployments.erase import lama
 from loadtest.photos import photo
 from tests.model_fixtures import lama as lama_fixture
 
@@ -155,10 +155,10 @@ def test_a_mask_of_another_size_is_refused(model):
 
 @pytest.fixture
 def settings_env(monkeypatch, tmp_path):
-    from serve_app.settings import get_settings
+    from serve_app.core.settings import get_settings
 
     # what Serve would assign; asking Ray outside a replica would start a local Ray
-    monkeypatch.setattr("deployments.replica.replica_resources", lambda: (2.0, 0.0))
+    monkeypatch.setattr("deployments.common.replica.replica_resources", lambda: (2.0, 0.0))
 
     def configure(weights_file: str) -> None:
         models = tmp_path / "models.yaml"
@@ -177,7 +177,7 @@ def settings_env(monkeypatch, tmp_path):
 
 
 def eraser():
-    from deployments.eraser import Eraser
+    from deployments.erase.eraser import Eraser
 
     return Eraser.func_or_class()
 
@@ -206,7 +206,7 @@ async def test_eraser_loads_big_lama_and_erases(settings_env, lama_file):
 
 
 async def test_eraser_without_weights_reports_missing(settings_env):
-    from deployments.replica import ModelNotLoaded
+    from deployments.common.replica import ModelNotLoaded
 
     settings_env("big-lama.pt")
     replica = eraser()

@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from deployments import matting
-from deployments.device import plan
+from deployments.background import matting
+from deployments.common.device import plan
 from loadtest.photos import photo
 from tests.model_fixtures import u2net as u2net_fixture
 
@@ -28,7 +28,7 @@ def u2net_file(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def network(u2net_file):
-    from deployments import u2net
+    from deployments.background import u2net
 
     return u2net.load(u2net_file, CPU)
 
@@ -68,7 +68,7 @@ def strands(n: int) -> np.ndarray:
 def test_fixture_has_the_official_layout(u2net_file):
     import torch
 
-    from deployments.u2net import U2NET
+    from deployments.background.u2net import U2NET
 
     state = torch.load(u2net_file, map_location="cpu", weights_only=True)
     U2NET(3, 1).load_state_dict(state, strict=True)
@@ -94,7 +94,7 @@ def test_loads_a_state_dict_without_batch_counters(u2net_file, tmp_path):
     `num_batches_tracked`: a plain dict without those keys must still load strictly."""
     import torch
 
-    from deployments import u2net
+    from deployments.background import u2net
 
     state = torch.load(u2net_file, map_location="cpu", weights_only=True)
     old = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
@@ -107,7 +107,7 @@ def test_loads_a_state_dict_without_batch_counters(u2net_file, tmp_path):
 def test_another_network_is_refused(tmp_path):
     import torch
 
-    from deployments import u2net
+    from deployments.background import u2net
 
     torch.save({"conv.weight": torch.zeros(3, 3, 3, 3)}, tmp_path / "other.pth")
     with pytest.raises(RuntimeError, match="Missing key"):
@@ -256,7 +256,7 @@ def test_colours_parse():
 def models_env(tmp_path, monkeypatch):
     """Point the catalog at a user models file and an empty weights dir; returns a function
     writing the `u2net` entry with a given file."""
-    from serve_app.settings import get_settings
+    from serve_app.core.settings import get_settings
 
     weights = tmp_path / "weights"
     weights.mkdir()
@@ -285,7 +285,7 @@ def remover_class(monkeypatch):
 
     from ray import serve
 
-    from deployments.background_remover import BackgroundRemover
+    from deployments.background.background_remover import BackgroundRemover
 
     replica = SimpleNamespace(_deployment_config=SimpleNamespace(max_ongoing_requests=16))
     monkeypatch.setattr(serve, "get_replica_context", lambda: replica)
@@ -341,7 +341,7 @@ async def test_deployment_refuses_impossible_input(models_env, remover_class, u2
 
 
 async def test_deployment_without_weights_reports_them_missing(models_env, remover_class):
-    from deployments.replica import ModelNotLoaded
+    from deployments.common.replica import ModelNotLoaded
 
     models_env("u2net.pth")
     remover = remover_class()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deployments import ncnn_convert
-from deployments.device import plan
-from deployments.sr_network import SRNetwork
-from deployments.weights import package_dir
+from deployments.common import ncnn_convert
+from deployments.common.device import plan
+from deployments.common.weights import package_dir
+from deployments.upscale.sr_network import SRNetwork
 from loadtest.photos import photo, psnr
 
 ncnn = pytest.importorskip("ncnn")

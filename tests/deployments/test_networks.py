@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deployments import networks
-from deployments.device import plan
+from deployments.common.device import plan
+from deployments.upscale import networks
 from loadtest.photos import photo, psnr
-from serve_app.catalog import Catalog, ModelSpec
-from serve_app.settings import CONFIGS
+from serve_app.core.catalog import Catalog, ModelSpec
+from serve_app.core.settings import CONFIGS
 
 CPU = plan(2, 0, cuda_available=False)
 GPU = plan(2, 0.25, cuda_available=True)

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deployments import sam
-from deployments.device import plan
-from deployments.replica import ModelNotLoaded
+from deployments.common.device import plan
+from deployments.common.replica import ModelNotLoaded
+from deployments.segment import sam
 from loadtest.photos import photo
-from serve_app.settings import get_settings
+from serve_app.core.settings import get_settings
 from tests.model_fixtures import sam as sam_fixture
 
 CPU = plan(2, 0, cuda_available=False)
@@ -63,7 +63,7 @@ def models_file(directory: Path, file: str) -> Path:
 @pytest.fixture(autouse=True)
 def outside_ray(monkeypatch):
     # replica_resources() outside a replica would start a local Ray instance (seconds)
-    monkeypatch.setattr("deployments.replica.replica_resources", lambda: (2.0, 0.0))
+    monkeypatch.setattr("deployments.common.replica.replica_resources", lambda: (2.0, 0.0))
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ def fake_encoder(monkeypatch, checkpoint, model, coffee, coffee_embedding):
 
 @pytest.fixture
 def segmenter(segmenter_env, fake_encoder):
-    from deployments.segmenter import Segmenter
+    from deployments.segment.segmenter import Segmenter
 
     return Segmenter.func_or_class()
 
@@ -228,7 +228,7 @@ async def test_an_empty_prompt_fails_before_the_encoder(segmenter, coffee):
 
 
 def test_the_deployment_loads_the_catalog_model(segmenter_env):
-    from deployments.segmenter import Segmenter
+    from deployments.segment.segmenter import Segmenter
 
     status = Segmenter.func_or_class().status()
     assert status["loaded"] == ["sam-vit-b"]
@@ -236,7 +236,7 @@ def test_the_deployment_loads_the_catalog_model(segmenter_env):
 
 
 async def test_without_weights_it_reports_missing_and_refuses(tmp_path, monkeypatch, coffee):
-    from deployments.segmenter import Segmenter
+    from deployments.segment.segmenter import Segmenter
 
     monkeypatch.setenv("PHOTOSERVE_MODELS", str(models_file(tmp_path, sam_fixture.FILE)))
     monkeypatch.setenv("PHOTOSERVE_WEIGHTS_DIR", str(tmp_path / "empty"))

@@ -13,10 +13,10 @@ import cv2
 import numpy as np
 import pytest
 
-from deployments import sd_inpaint
-from deployments.replica import ModelNotLoaded
+from deployments.common.replica import ModelNotLoaded
+from deployments.inpaint import sd_inpaint
 from loadtest.photos import photo
-from serve_app.settings import get_settings
+from serve_app.core.settings import get_settings
 from tests.model_fixtures import sd_inpaint as fixture
 
 SIZE = 128
@@ -32,7 +32,7 @@ def pipeline_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def pipe(pipeline_dir):
-    from deployments import device
+    from deployments.common import device
 
     return sd_inpaint.load(pipeline_dir, device.configure(0, 0))
 
@@ -173,7 +173,7 @@ def inpainter_env(tmp_path, monkeypatch):
 
 @pytest.fixture
 def inpainter(inpainter_env, pipeline_dir):
-    from deployments.inpainter import Inpainter
+    from deployments.inpaint.inpainter import Inpainter
 
     inpainter_env(str(pipeline_dir))
     return Inpainter.func_or_class()
@@ -195,7 +195,7 @@ async def test_deployment_streams_progress_then_the_image(inpainter, astronaut, 
 
 
 async def test_deployment_picks_and_reports_a_seed(inpainter, astronaut, mask, monkeypatch):
-    from deployments import inpainter as module
+    from deployments.inpaint import inpainter as module
 
     seeds = []
 
@@ -213,7 +213,7 @@ async def test_deployment_picks_and_reports_a_seed(inpainter, astronaut, mask, m
 async def test_a_cancelled_request_stops_denoising(inpainter, astronaut, mask, monkeypatch):
     """Progress arrives while the thread runs; closing the stream stops it at the next step
     and frees the pipeline for the next request."""
-    from deployments import inpainter as module
+    from deployments.inpaint import inpainter as module
 
     steps_run = []
 
@@ -235,7 +235,7 @@ async def test_a_cancelled_request_stops_denoising(inpainter, astronaut, mask, m
 
 
 async def test_without_weights_the_model_is_missing(inpainter_env, astronaut, mask):
-    from deployments.inpainter import Inpainter
+    from deployments.inpaint.inpainter import Inpainter
 
     inpainter_env("stable-diffusion-inpainting")
     inpainter = Inpainter.func_or_class()

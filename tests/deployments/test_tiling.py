@@ -7,10 +7,10 @@ import asyncio
 import numpy as np
 import pytest
 
-from deployments import tiling
-from deployments.device import plan
-from deployments.sr_network import SRNetwork
-from deployments.upscale import TileSettings, run_tiles, upscale
+from deployments.common.device import plan
+from deployments.upscale import tiling
+from deployments.upscale.pipeline import TileSettings, run_tiles, upscale
+from deployments.upscale.sr_network import SRNetwork
 from loadtest.photos import photo, psnr
 
 

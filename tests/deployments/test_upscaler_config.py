@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import yaml
 
-from deployments.upscaler import BatchSettings, TileRequest, UpscalerConfig, tile_pixels
-from serve_app.settings import CONFIGS
+from deployments.upscale.upscaler import BatchSettings, TileRequest, UpscalerConfig, tile_pixels
+from serve_app.core.settings import CONFIGS
 
 
 def test_defaults_parse():

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from deployments import weights
-from serve_app.catalog import Catalog, ModelSpec
-from serve_app.settings import CONFIGS
+from deployments.common import weights
+from serve_app.core.catalog import Catalog, ModelSpec
+from serve_app.core.settings import CONFIGS
 
 
 def spec_with(source_overrides: dict) -> ModelSpec:
@@ -50,8 +50,8 @@ def test_sha256_file(tmp_path):
 
 
 def test_loading_missing_weights_raises_weights_missing(tmp_path):
-    from deployments import networks
-    from deployments.device import plan
+    from deployments.common.device import plan
+    from deployments.upscale import networks
 
     with pytest.raises(networks.WeightsMissing):
         networks.load(spec_with({}), tmp_path, plan(1, 0, False), "torch")

@@ -66,7 +66,7 @@ def key(customer) -> str:
 
 def cli(service, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PHOTOSERVE_ADMIN_TOKEN": ADMIN_TOKEN}
-    command = [sys.executable, "-m", "serve_app.cli", "--url", service["url"], *args]
+    command = [sys.executable, "-m", "serve_app.process.cli", "--url", service["url"], *args]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
 
 

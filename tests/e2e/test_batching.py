@@ -9,11 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from deployments import device, networks
-from deployments.upscale import TileSettings, upscale
+from deployments.common import device
+from deployments.upscale import networks
+from deployments.upscale.pipeline import TileSettings, upscale
 from loadtest.photos import photo, psnr
-from serve_app.catalog import Catalog
-from serve_app.settings import CONFIGS
+from serve_app.core.catalog import Catalog
+from serve_app.core.settings import CONFIGS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 TILES = {"tile": 64, "tile_pad": 8, "pre_pad": 0, "window": 4}
@@ -32,7 +33,7 @@ CONFIG = {
 def batched(handles):
     from ray import serve
 
-    from deployments.upscaler import Upscaler
+    from deployments.upscale.upscaler import Upscaler
 
     app = Upscaler.options(
         name="BatchedUpscaler", ray_actor_options={"num_cpus": 0}, user_config=CONFIG

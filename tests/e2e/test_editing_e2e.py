@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from loadtest.photos import encode, photo
-from serve_app import images
+from serve_app.engine import images
 from tests.e2e.conftest import poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

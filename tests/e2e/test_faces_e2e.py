@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from loadtest.photos import encode, photo
-from serve_app import images
+from serve_app.engine import images
 from tests.e2e.conftest import poll, submit
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from loadtest.photos import encode, photo
-from serve_app import images
+from serve_app.engine import images
 from tests.e2e.conftest import cli, poll, ray_processes, submit
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -103,7 +103,7 @@ def test_sigterm_stops_everything_and_hands_running_work_back(service, customer)
     import ray
     import redis
 
-    from serve_app.embedded_redis import EmbeddedRedis
+    from serve_app.process.embedded_redis import EmbeddedRedis
 
     ray.shutdown()  # the test's own driver connection, if any
     key = customer["api_key"]

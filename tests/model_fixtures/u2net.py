@@ -13,7 +13,7 @@ FILE = "u2net.pth"
 def build(directory: Path) -> Path:
     import torch
 
-    from deployments.u2net import U2NET
+    from deployments.background.u2net import U2NET
 
     torch.manual_seed(0)
     path = Path(directory) / FILE

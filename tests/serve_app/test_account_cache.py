@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from serve_app import accounts
-from serve_app.runtime import Runtime
+from serve_app.billing import accounts
+from serve_app.core.runtime import Runtime
 from tests.conftest import wait_for
 
 

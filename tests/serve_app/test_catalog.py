@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from serve_app.catalog import Catalog
-from serve_app.settings import CONFIGS
+from serve_app.core.catalog import Catalog
+from serve_app.core.settings import CONFIGS
 
 
 def test_shipped_catalog_has_the_three_upscalers(tmp_path):

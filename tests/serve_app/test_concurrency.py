@@ -14,10 +14,11 @@ import pytest
 import uvicorn
 
 from loadtest.photos import photo_bytes
-from serve_app import accounts, jobs, ledger
-from serve_app.dispatcher import Dispatcher
-from serve_app.embedded_redis import free_port
+from serve_app.billing import accounts, ledger
+from serve_app.engine import jobs
+from serve_app.engine.dispatcher import Dispatcher
 from serve_app.ingress import create_app
+from serve_app.process.embedded_redis import free_port
 from tests.conftest import money, wait_for
 
 pytestmark = pytest.mark.slow

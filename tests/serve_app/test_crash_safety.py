@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from loadtest.photos import photo_bytes
-from serve_app import accounts, jobs, ledger
-from serve_app.dispatcher import Dispatcher, ensure_group
+from serve_app.billing import accounts, ledger
+from serve_app.engine import jobs
+from serve_app.engine.dispatcher import Dispatcher, ensure_group
 from tests.conftest import money, wait_for
 from tests.serve_app.test_dispatcher import GatedBackend, finished, submit
 

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from serve_app import accounts, credits, jobs, ledger
-from serve_app.jobs import NewJob
+from serve_app.billing import accounts, credits, ledger
+from serve_app.engine import jobs
+from serve_app.engine.jobs import NewJob
 from tests.conftest import ref
 
 NOON = datetime(2026, 11, 24, 12, 0, tzinfo=UTC).timestamp()

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from loadtest.photos import encode, photo, photo_bytes
-from serve_app import accounts, images, jobs
-from serve_app.backends import JobFailure
-from serve_app.dispatcher import Dispatcher
-from serve_app.jobs import NewJob
+from serve_app.billing import accounts
+from serve_app.engine import images, jobs
+from serve_app.engine.backends import JobFailure
+from serve_app.engine.dispatcher import Dispatcher
+from serve_app.engine.jobs import NewJob
 from tests.backends import FailingBackend, LocalUpscaleBackend
 from tests.conftest import money, wait_for
 
@@ -211,7 +212,7 @@ async def test_a_busy_operation_does_not_hold_back_another(rt, local_backend):
 
 
 async def test_slots_resize_while_taken():
-    from serve_app.dispatcher import Slots
+    from serve_app.engine.dispatcher import Slots
 
     slots = Slots(1)
     await slots.acquire()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from serve_app.embedded_redis import EmbeddedRedis
+from serve_app.process.embedded_redis import EmbeddedRedis
 
 
 def test_data_survives_restart(tmp_path):

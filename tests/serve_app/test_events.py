@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from serve_app import accounts, jobs, waiting
-from serve_app.events import JobEvents
-from serve_app.jobs import JobStatus, NewJob
+from serve_app.api import waiting
+from serve_app.billing import accounts
+from serve_app.engine import jobs
+from serve_app.engine.events import JobEvents
+from serve_app.engine.jobs import JobStatus, NewJob
 from tests.conftest import ref
 
 

@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from loadtest.photos import photo_bytes
-from serve_app.errors import ImageTooLarge, InvalidUrl, UrlFetchFailed, UrlNotAllowed
-from serve_app.fetch import _is_public, fetch_image
+from serve_app.core.errors import ImageTooLarge, InvalidUrl, UrlFetchFailed, UrlNotAllowed
+from serve_app.core.fetch import _is_public, fetch_image
 
 IMAGE = photo_bytes(size=32)
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from loadtest.photos import encode, photo, photo_bytes
-from serve_app import images
-from serve_app.errors import CorruptImage, ImageTooLarge, InvalidFormat, PixelTooLarge
+from serve_app.core.errors import CorruptImage, ImageTooLarge, InvalidFormat, PixelTooLarge
+from serve_app.engine import images
 
 LIMITS = dict(max_bytes=10_000_000, max_edge=2048)
 

@@ -4,8 +4,8 @@ import base64
 
 import pytest
 
-from serve_app.errors import ImageTooLarge, InvalidBase64, NoImage
-from serve_app.inputs import decode_base64
+from serve_app.api.inputs import decode_base64
+from serve_app.core.errors import ImageTooLarge, InvalidBase64, NoImage
 
 DATA = bytes(range(256)) * 4
 

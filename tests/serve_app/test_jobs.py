@@ -6,9 +6,10 @@ import asyncio
 
 import pytest
 
-from serve_app import accounts, jobs
-from serve_app.errors import InvalidJobId, OutOfCredits
-from serve_app.jobs import JobStatus, NewJob
+from serve_app.billing import accounts
+from serve_app.core.errors import InvalidJobId, OutOfCredits
+from serve_app.engine import jobs
+from serve_app.engine.jobs import JobStatus, NewJob
 from tests.conftest import money, ref
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from serve_app import keys
+from serve_app.billing import apikeys as keys
 
 
 def test_key_shape_and_uniqueness():

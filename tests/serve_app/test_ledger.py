@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from serve_app import accounts, credits, jobs, ledger
-from serve_app.jobs import JobStatus, NewJob
+from serve_app.billing import accounts, credits, ledger
+from serve_app.engine import jobs
+from serve_app.engine.jobs import JobStatus, NewJob
 from tests.conftest import ref
 
 

@@ -6,7 +6,7 @@ import io
 import json
 import logging
 
-from serve_app import logs
+from serve_app.core import logs
 
 
 def capture() -> io.StringIO:

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from loadtest.photos import encode, photo
-from serve_app import masks
-from serve_app.errors import EmptyMask, InvalidMask, InvalidParameter, MaskSizeMismatch
-from serve_app.images import ImageInfo
+from serve_app.core.errors import EmptyMask, InvalidMask, InvalidParameter, MaskSizeMismatch
+from serve_app.engine import masks
+from serve_app.engine.images import ImageInfo
 
 INFO = ImageInfo("png", 64, 48)
 

@@ -8,8 +8,10 @@ import asyncio
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from serve_app import accounts, jobs, metrics
-from serve_app.jobs import NewJob
+from serve_app.billing import accounts
+from serve_app.core import metrics
+from serve_app.engine import jobs
+from serve_app.engine.jobs import NewJob
 from tests.conftest import ref
 
 OPERATIONS = ("upscale", "enhance")
@@ -53,7 +55,7 @@ async def test_job_and_credit_counters_follow_the_scripts(rt):
 
 
 async def test_running_and_oldest_age_from_the_stream(rt):
-    from serve_app.dispatcher import ensure_group
+    from serve_app.engine.dispatcher import ensure_group
 
     account_id, _ = await accounts.create(rt, 20, "enterprise")
     stream = rt.keys.stream("enhance")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from serve_app import parsing
-from serve_app.errors import InvalidParameter
+from serve_app.core import parsing
+from serve_app.core.errors import InvalidParameter
 
 
 @pytest.mark.parametrize(

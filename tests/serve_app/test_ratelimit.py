@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from serve_app import ratelimit
+from serve_app.billing import ratelimit
 
 
 async def test_window_counts_and_slides(rt):

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from loadtest.photos import photo_bytes
-from serve_app import accounts, jobs, ledger
-from serve_app.dispatcher import Dispatcher
-from serve_app.embedded_redis import EmbeddedRedis
-from serve_app.runtime import Runtime
+from serve_app.billing import accounts, ledger
+from serve_app.core.runtime import Runtime
+from serve_app.engine import jobs
+from serve_app.engine.dispatcher import Dispatcher
+from serve_app.process.embedded_redis import EmbeddedRedis
 from tests.conftest import make_settings, wait_for
 from tests.serve_app.test_concurrency import server as uvicorn_server  # noqa: F401
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from serve_app import restore_face
-from serve_app.catalog import Catalog
-from serve_app.errors import InvalidParameter, ModelUnavailable
-from serve_app.images import ImageInfo
-from serve_app.plans import Plans
-from serve_app.settings import CONFIGS
+from serve_app.core.catalog import Catalog
+from serve_app.core.errors import InvalidParameter, ModelUnavailable
+from serve_app.core.plans import Plans
+from serve_app.core.settings import CONFIGS
+from serve_app.engine.images import ImageInfo
+from serve_app.operations import restore_face
 
 INFO = ImageInfo("jpg", 512, 384)
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import stat
 
-from serve_app import local_state, runner
-from serve_app.settings import CONFIGS, Settings
+from serve_app.core.settings import CONFIGS, Settings
+from serve_app.process import local_state, runner
 
 
 def test_serve_config_takes_host_and_port():
@@ -45,7 +45,7 @@ def test_banner_tells_how_to_get_a_key(tmp_path):
 
 
 def test_cli_talks_to_the_configured_port(monkeypatch):
-    from serve_app.cli import parser
+    from serve_app.process.cli import parser
 
     monkeypatch.delenv("PHOTOSERVE_URL", raising=False)
     monkeypatch.setenv("PHOTOSERVE_PORT", "8123")

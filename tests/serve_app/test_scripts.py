@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from serve_app.scripts import NAMES, source
+from serve_app.core.scripts import NAMES, source
 
 
 @pytest.mark.parametrize("name", NAMES)

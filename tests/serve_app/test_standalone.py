@@ -10,9 +10,10 @@ import time
 
 import httpx
 
-from serve_app import accounts, jobs
-from serve_app.embedded_redis import free_port
-from serve_app.jobs import NewJob
+from serve_app.billing import accounts
+from serve_app.engine import jobs
+from serve_app.engine.jobs import NewJob
+from serve_app.process.embedded_redis import free_port
 
 
 async def test_plain_uvicorn_serves_the_same_data(rt, settings):

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from serve_app.storage import BlobNotFound, LocalBlobStore, open_store
+from serve_app.core.storage import BlobNotFound, LocalBlobStore, open_store
 
 
 @pytest.fixture(params=["local", "s3"])

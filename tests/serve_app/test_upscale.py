@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from serve_app import upscale
-from serve_app.catalog import Catalog
-from serve_app.errors import InvalidParameter, InvalidSize, ModelUnavailable, PixelTooLarge
-from serve_app.images import ImageInfo
-from serve_app.plans import Plans
-from serve_app.settings import CONFIGS
+from serve_app.core.catalog import Catalog
+from serve_app.core.errors import InvalidParameter, InvalidSize, ModelUnavailable, PixelTooLarge
+from serve_app.core.plans import Plans
+from serve_app.core.settings import CONFIGS
+from serve_app.engine.images import ImageInfo
+from serve_app.operations import upscale
 
 INFO = ImageInfo("png", 640, 480)
 

@@ -12,9 +12,10 @@ import pytest
 
 from loadtest.photos import photo_bytes
 from photoserve.webhooks import verify
-from serve_app import accounts, jobs
-from serve_app.dispatcher import Dispatcher
-from serve_app.webhook_worker import WebhookWorker
+from serve_app.billing import accounts
+from serve_app.engine import jobs
+from serve_app.engine.dispatcher import Dispatcher
+from serve_app.webhooks.delivery import WebhookWorker
 from tests.conftest import wait_for
 from tests.serve_app.api.test_upscale_route import assert_error
 from tests.serve_app.test_dispatcher import submit

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
 
-from serve_app import accounts, credits, stats
 from serve_app.api.deps import CreditsAccount, RotateAccount, RuntimeDep, api_key_from
-from serve_app.clock import iso
+from serve_app.billing import accounts, credits, stats
+from serve_app.core.clock import iso
 
 router = APIRouter(tags=["account"])
 

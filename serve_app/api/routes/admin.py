@@ -8,10 +8,10 @@ from typing import Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from serve_app import accounts, credits, ledger
 from serve_app.api.deps import AdminOnly, RuntimeDep
-from serve_app.errors import AccountNotFound, InvalidParameter
-from serve_app.runtime import Runtime
+from serve_app.billing import accounts, credits, ledger
+from serve_app.core.errors import AccountNotFound, InvalidParameter
+from serve_app.core.runtime import Runtime
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminOnly])
 

@@ -4,9 +4,9 @@ from fastapi import APIRouter
 from redis.exceptions import RedisError
 from starlette.responses import Response
 
-from serve_app import metrics
 from serve_app.api.deps import LoadedModels, RuntimeDep
-from serve_app.responses import OrjsonResponse
+from serve_app.api.responses import OrjsonResponse
+from serve_app.core import metrics
 
 router = APIRouter(tags=["health"])
 

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, Query, Request
 
-from serve_app import images, jobs, polling, ratelimit, signing
-from serve_app.accounts import Account
+from serve_app.api import polling, signing
 from serve_app.api.deps import (
     RuntimeDep,
     apply_rate_limit,
@@ -17,10 +16,13 @@ from serve_app.api.deps import (
     plan_of,
 )
 from serve_app.api.results import file_response, poll_response
-from serve_app.errors import InvalidParameter, JobFailed, JobNotFound, NotReady, NotYourJob
-from serve_app.execution import face_key
-from serve_app.jobs import JobStatus
-from serve_app.runtime import Runtime
+from serve_app.billing import ratelimit
+from serve_app.billing.accounts import Account
+from serve_app.core.errors import InvalidParameter, JobFailed, JobNotFound, NotReady, NotYourJob
+from serve_app.core.runtime import Runtime
+from serve_app.engine import images, jobs
+from serve_app.engine.execution import face_key
+from serve_app.engine.jobs import JobStatus
 
 router = APIRouter(tags=["jobs"])
 UNLIMITED = 10**9

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from serve_app import images, upscale
-from serve_app.accounts import Account
 from serve_app.api import submission
 from serve_app.api.deps import RuntimeDep, UploadAccount
 from serve_app.api.docs import SUBMIT_DOC
-from serve_app.inputs import Submission
-from serve_app.runtime import Runtime
+from serve_app.api.inputs import Submission
+from serve_app.billing.accounts import Account
+from serve_app.core.runtime import Runtime
+from serve_app.engine import images
+from serve_app.operations import upscale
 
 router = APIRouter(tags=["operations"])
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from serve_app import webhooks
 from serve_app.api.deps import RuntimeDep, WebhookAccount
+from serve_app.webhooks import registration as webhooks
 
 router = APIRouter(tags=["webhooks"])
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from loadtest.photos import photo_bytes
-from serve_app import accounts, credits, jobs
-from serve_app.jobs import JobStatus
+from serve_app.billing import accounts, credits
+from serve_app.engine import jobs
+from serve_app.engine.jobs import JobStatus
 from tests.serve_app.api.test_upscale_route import assert_error
 
 PNG = photo_bytes(size=32)

@@ -11,10 +11,11 @@ import orjson
 import pytest
 
 from loadtest.photos import encode, photo
-from serve_app import accounts, images, jobs, ledger
-from serve_app.dispatcher import Dispatcher
+from serve_app.billing import accounts, ledger
+from serve_app.core.runtime import Runtime
+from serve_app.engine import images, jobs
+from serve_app.engine.dispatcher import Dispatcher
 from serve_app.ingress import create_app
-from serve_app.runtime import Runtime
 from tests.backends import LocalEnhanceBackend, LocalUpscaleBackend
 from tests.conftest import make_settings, money, wait_for
 from tests.serve_app.api.test_upscale_route import assert_error

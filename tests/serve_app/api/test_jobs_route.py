@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from loadtest.photos import photo, photo_bytes
-from serve_app import accounts, images
-from serve_app.dispatcher import Dispatcher
+from serve_app.billing import accounts
+from serve_app.engine import images
+from serve_app.engine.dispatcher import Dispatcher
 from tests.backends import LocalUpscaleBackend
 from tests.conftest import wait_for
 from tests.serve_app.api.test_upscale_route import assert_error

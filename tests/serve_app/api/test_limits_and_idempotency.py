@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from loadtest.photos import photo_bytes
-from serve_app import accounts, idempotency
+from serve_app.billing import accounts, idempotency
 from tests.conftest import money
 from tests.serve_app.api.test_upscale_route import assert_error
 
@@ -111,7 +111,7 @@ async def test_a_failed_request_frees_its_key(client, rt):
     account_id, key = await accounts.create(rt, 0, "enterprise")
     headers = {"x-key": key}
     assert_error(await idem_post(client, headers, "order-4", scale="2"), 402, "out_of_credits")
-    from serve_app import credits
+    from serve_app.billing import credits
 
     await credits.grant(rt, account_id, 1)
     assert (await idem_post(client, headers, "order-4", scale="2")).status_code == 202

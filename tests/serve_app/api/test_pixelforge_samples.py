@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from loadtest.photos import encode, photo
-from serve_app import accounts, images
-from serve_app.dispatcher import Dispatcher
-from serve_app.runtime import Runtime
+from serve_app.billing import accounts
+from serve_app.core.runtime import Runtime
+from serve_app.engine import images
+from serve_app.engine.dispatcher import Dispatcher
 from tests.backends import LocalMattingBackend
 from tests.conftest import make_settings
 from tests.model_fixtures import u2net

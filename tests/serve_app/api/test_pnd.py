@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 
 from loadtest.photos import encode, photo
-from serve_app import accounts, credits, jobs
-from serve_app.dispatcher import Dispatcher
+from serve_app.billing import accounts, credits
+from serve_app.core.runtime import Runtime
+from serve_app.engine import jobs
+from serve_app.engine.dispatcher import Dispatcher
 from serve_app.ingress import create_app
-from serve_app.runtime import Runtime
-from serve_app.webhook_worker import WebhookWorker
+from serve_app.webhooks.delivery import WebhookWorker
 from tests.conftest import make_settings, wait_for
 from tests.serve_app.api.test_upscale_route import assert_error
 

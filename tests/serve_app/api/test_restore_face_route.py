@@ -7,10 +7,11 @@ import httpx
 import pytest
 
 from loadtest.photos import encode, photo
-from serve_app import accounts, images
-from serve_app.dispatcher import Dispatcher
+from serve_app.billing import accounts
+from serve_app.core.runtime import Runtime
+from serve_app.engine import images
+from serve_app.engine.dispatcher import Dispatcher
 from serve_app.ingress import create_app
-from serve_app.runtime import Runtime
 from tests.backends import LocalFaceBackend, LocalUpscaleBackend
 from tests.conftest import make_settings, money, wait_for
 from tests.serve_app.api.test_upscale_route import assert_error

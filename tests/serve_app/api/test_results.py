@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from loadtest.photos import photo_bytes
-from serve_app import images, jobs, maintenance
-from serve_app.dispatcher import Dispatcher
+from serve_app.core.runtime import Runtime
+from serve_app.engine import images, jobs, maintenance
+from serve_app.engine.dispatcher import Dispatcher
 from serve_app.ingress import create_app
-from serve_app.runtime import Runtime
 from tests.conftest import make_settings, wait_for
 from tests.serve_app.api.test_upscale_route import assert_error
 
@@ -180,7 +180,7 @@ async def test_queued_jobs_carry_polling_hints(client, auth, rt):
 
 
 async def test_redis_down_is_a_503_envelope(redis_server, tmp_path, weights_dir):
-    from serve_app.embedded_redis import EmbeddedRedis
+    from serve_app.process.embedded_redis import EmbeddedRedis
 
     server = EmbeddedRedis(tmp_path / "r", appendonly=False).start()
     settings = make_settings(server, tmp_path, weights_dir)
@@ -211,7 +211,7 @@ async def test_streams_are_trimmed_to_what_is_still_needed(client, auth, rt, dis
 
 
 async def test_results_from_an_s3_store(redis_server, tmp_path, weights_dir, s3_store):
-    from serve_app import accounts
+    from serve_app.billing import accounts
 
     settings = make_settings(redis_server, tmp_path, weights_dir, blob_url="s3://unused")
     rt = Runtime.create(settings)

@@ -8,9 +8,10 @@ import httpx
 import pytest
 
 from loadtest.photos import photo_bytes
-from serve_app import accounts, jobs
+from serve_app.billing import accounts
+from serve_app.core.runtime import Runtime
+from serve_app.engine import jobs
 from serve_app.ingress import create_app
-from serve_app.runtime import Runtime
 from tests.conftest import make_settings, money
 
 PNG = photo_bytes("astronaut", size=64)

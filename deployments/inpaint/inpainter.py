@@ -1,0 +1,139 @@
+"""The Inpainter Serve deployment: prompt-guided inpainting with Stable Diffusion 1.5
+(deployments/sd_inpaint.py), one pipeline per replica.
+
+A diffusers pipeline is not reentrant (its scheduler keeps per-call state), so calls run one at
+a time behind a lock held by the worker thread itself: a cancelled request cannot let the next
+one start while its thread is still denoising. Step progress crosses from that thread to the
+async generator through an asyncio.Queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ray import serve
+
+from deployments.common.replica import ModelReplica
+from deployments.inpaint import sd_inpaint
+from serve_app.core.catalog import ModelSpec
+
+log = logging.getLogger("photoserve.inpainter")
+OPERATION = "inpaint"
+_DONE = object()
+
+
+class InpaintCancelled(Exception):
+    """The request went away: stop denoising at the next step."""
+
+
+@dataclass(frozen=True)
+class InpaintParams:
+    prompt: str
+    negative_prompt: str | None = None
+    steps: int = 30
+    cfg_scale: float = 7.0
+    strength: float = 0.85
+    seed: int | None = None
+
+    @classmethod
+    def parse(cls, params: dict[str, Any]) -> InpaintParams:
+        prompt = params.get("prompt")
+        if not isinstance(prompt, str):
+            raise ValueError("prompt (a string) is required")
+
+        def given(name: str, default):
+            value = params.get(name)
+            return default if value is None else value
+
+        return cls(
+            prompt=prompt,
+            negative_prompt=params.get("negative_prompt") or None,
+            steps=int(given("steps", cls.steps)),
+            cfg_scale=float(given("cfg_scale", cls.cfg_scale)),
+            strength=float(given("strength", cls.strength)),
+            # a seed in the signed 32-bit range survives every JSON client and database
+            seed=int(given("seed", secrets.randbelow(2**31))),
+        )
+
+
+@serve.deployment(name="Inpainter", max_ongoing_requests=16)
+class Inpainter(ModelReplica):
+    operation = OPERATION
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._gate = threading.Lock()
+
+    def load(self, spec: ModelSpec, path: Path) -> Any:
+        return sd_inpaint.load(path, self.device)
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        """Nothing to tune: one pipeline call at a time, no batching."""
+
+    async def run(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
+        self.require_network()
+        job = InpaintParams.parse(params)
+        mask = np.asarray(params["mask"])
+
+        def work(on_step: Callable[[float], None]) -> np.ndarray:
+            return sd_inpaint.inpaint(self.network, image, mask, **asdict(job), on_step=on_step)
+
+        async for event in in_thread(work, self._gate):
+            if "result" in event:
+                yield {"image": event["result"], "seed": job.seed}
+            else:
+                yield event
+
+
+async def in_thread(work: Callable[[Callable[[float], None]], Any], gate: threading.Lock):
+    """Run `work(on_step)` in a thread holding `gate`; yield {"progress": f} for each on_step
+    while it runs, then {"result": its return value}. Closing the stream makes the next
+    on_step raise InpaintCancelled in the thread."""
+    loop = asyncio.get_running_loop()
+    events: asyncio.Queue = asyncio.Queue()
+    cancelled = threading.Event()
+
+    def send(item: object) -> None:
+        # the loop may have closed under a cancelled request
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(events.put_nowait, item)
+
+    def on_step(fraction: float) -> None:
+        if cancelled.is_set():
+            raise InpaintCancelled
+        send(fraction)
+
+    def locked():
+        try:
+            with gate:
+                if cancelled.is_set():
+                    raise InpaintCancelled
+                return work(on_step)
+        finally:
+            send(_DONE)
+
+    task = asyncio.ensure_future(asyncio.to_thread(locked))
+    task.add_done_callback(_consume)
+    try:
+        while (fraction := await events.get()) is not _DONE:
+            yield {"progress": fraction}
+        result = await task
+    finally:
+        cancelled.set()  # no effect once the work is done
+    yield {"result": result}
+
+
+def _consume(task: asyncio.Future) -> None:
+    # a cancelled request leaves its task unawaited: mark the exception read, or asyncio logs
+    # "exception was never retrieved" for what is an expected InpaintCancelled
+    if not task.cancelled():
+        task.exception()

@@ -1,0 +1,80 @@
+"""One upscale job: tile, infer, stitch, resize to the requested output, reporting progress.
+
+`infer` runs one tile through the network; in the Serve deployment it is a `@serve.batch`
+method, so tiles of concurrent jobs can share a batch. Each job keeps at most `window` tiles
+in flight, which bounds its memory and lets concurrent jobs interleave instead of queueing
+behind one big image.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from deployments.upscale import tiling
+
+InferFn = Callable[[np.ndarray], Awaitable[np.ndarray]]
+
+
+@dataclass(frozen=True)
+class TileSettings:
+    tile: int = 256
+    tile_pad: int = 10
+    pre_pad: int = 0
+    window: int = 2
+
+
+def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    if image.shape[1] == width and image.shape[0] == height:
+        return image
+    resized = Image.fromarray(image).resize((width, height), Image.Resampling.LANCZOS)
+    return np.asarray(resized)
+
+
+async def run_tiles(
+    image: np.ndarray, scale: int, infer: InferFn, settings: TileSettings
+) -> AsyncIterator[float | np.ndarray]:
+    """Yields the fraction of tiles done after each tile, then the stitched x`scale` image."""
+    height, width = image.shape[:2]
+    padded = tiling.pre_pad(image, settings.pre_pad)
+    tiles = tiling.grid(padded.shape[1], padded.shape[0], settings.tile, settings.tile_pad)
+    out = np.empty((padded.shape[0] * scale, padded.shape[1] * scale, 3), np.uint8)
+    queue = iter(tiles)
+    in_flight: dict[asyncio.Task, tiling.Tile] = {}
+    done = 0
+    try:
+        while done < len(tiles):
+            while len(in_flight) < max(1, settings.window):
+                tile = next(queue, None)
+                if tile is None:
+                    break
+                in_flight[asyncio.ensure_future(infer(tile.crop(padded)))] = tile
+            finished, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            for task in finished:
+                in_flight.pop(task).paste(out, task.result(), scale)
+                done += 1
+                yield done / len(tiles)
+    finally:
+        for task in in_flight:
+            task.cancel()
+    yield out[: height * scale, : width * scale]
+
+
+async def upscale(
+    image: np.ndarray,
+    scale: int,
+    out_size: tuple[int, int],
+    infer: InferFn,
+    settings: TileSettings,
+) -> AsyncIterator[dict]:
+    """Events: {"progress": 0..1} per tile, then {"image": HxWx3 uint8 of out_size}."""
+    async for item in run_tiles(image, scale, infer, settings):
+        if isinstance(item, float):
+            yield {"progress": item}
+        else:
+            final = await asyncio.to_thread(resize, item, *out_size)
+            yield {"image": final}

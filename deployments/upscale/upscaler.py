@@ -1,0 +1,204 @@
+"""The Upscaler Serve deployment: Real-ESRGAN networks, tiled, tiles of concurrent jobs
+sharing `@serve.batch` batches.
+
+Everything tunable lives in `user_config` (configs/serve*.yaml) and changes without a
+redeploy: the runtime backend, tile size/pad/window, and the batching limits (pixels per
+batch, wait, concurrent batches). Torch and ncnn are imported inside the replica only, so the
+application graph can be built on a machine without them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from ray import serve
+
+from deployments.common import adjust, memory, replica
+from deployments.common.replica import ModelNotLoaded
+from deployments.upscale.pipeline import TileSettings, upscale
+from serve_app.core.metrics import BatchRecorder
+
+log = logging.getLogger("photoserve.upscaler")
+OPERATION = "upscale"
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    max_batch_size: int = 276 * 276  # pixels per batch (batch_size_fn counts pixels)
+    batch_wait_timeout_s: float = 0.0
+    max_concurrent_batches: int = 1
+
+
+@dataclass(frozen=True)
+class UpscalerConfig:
+    backend: str = "auto"
+    tiles: TileSettings = field(default_factory=TileSettings)
+    batching: BatchSettings = field(default_factory=BatchSettings)
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> UpscalerConfig:
+        tiles = TileSettings(**raw.get("tiles", {}))
+        batching = BatchSettings(**raw.get("batching", {}))
+        if tiles.tile <= 0:
+            raise ValueError("tiles.tile must be positive in a Serve deployment")
+        largest = (tiles.tile + 2 * tiles.tile_pad) ** 2
+        if batching.max_batch_size < largest:
+            raise ValueError(
+                f"batching.max_batch_size ({batching.max_batch_size} px) must hold one padded "
+                f"tile ({largest} px)"
+            )
+        return cls(raw.get("backend", "auto"), tiles, batching)
+
+
+@dataclass
+class TileRequest:
+    model: str
+    tile: np.ndarray
+    job: int = 0  # which upscale call the tile belongs to
+
+
+@dataclass
+class BatchStats:
+    batches: int = 0
+    tiles: int = 0
+    max_tiles: int = 0
+    shared: int = 0  # batches holding tiles of more than one job
+
+    def record(self, requests: list[TileRequest]) -> None:
+        self.batches += 1
+        self.tiles += len(requests)
+        self.max_tiles = max(self.max_tiles, len(requests))
+        self.shared += len({r.job for r in requests}) > 1
+
+
+def tile_pixels(requests: list[TileRequest]) -> int:
+    return sum(r.tile.shape[0] * r.tile.shape[1] for r in requests)
+
+
+@serve.deployment(name="Upscaler", max_ongoing_requests=32)
+class Upscaler:
+    def __init__(self) -> None:
+        self.catalog, self.device = replica.setup()
+        self.config = UpscalerConfig()
+        self.networks: dict[str, Any] = {}
+        self.backends: dict[str, str] = {}
+        self.missing: dict[str, str] = {}
+        self._load_networks(self.config.backend)
+        self.batcher = self._make_batcher(self.config.batching)
+        self.batch_stats = BatchStats()
+        self.batch_sizes = BatchRecorder("Upscaler")
+        self.calls = 0
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        config = UpscalerConfig.parse(user_config or {})
+        if config.backend != self.config.backend:
+            self._load_networks(config.backend)
+        if config.batching != self.config.batching:
+            # a new queue; batches already queued in the old one still run
+            self.batcher = self._make_batcher(config.batching)
+        self.config = config
+        log.info("upscaler config: %s", asdict(config))
+
+    def _load_networks(self, backend: str) -> None:
+        from deployments.upscale import networks
+
+        loaded, backends, missing = {}, {}, {}
+        for spec in self.catalog.for_operation(OPERATION):
+            try:
+                loaded[spec.name], backends[spec.name] = networks.load(
+                    spec, self.catalog.weights_dir, self.device, backend
+                )
+            except networks.WeightsMissing as exc:
+                missing[spec.name] = f"weights not found: {exc}"
+        for network in loaded.values():
+            # the first call pays for kernel selection and allocator growth: not a customer
+            network.run([np.zeros((16, 16, 3), np.uint8)])
+        self.networks, self.backends, self.missing = loaded, backends, missing
+        log.info("upscaler models: %s on %s", backends, self.device)
+
+    def _make_batcher(self, batching: BatchSettings):
+        async def infer_batch(requests: list[TileRequest]) -> list[np.ndarray]:
+            return await self._infer(requests)
+
+        return serve.batch(
+            max_batch_size=batching.max_batch_size,
+            batch_wait_timeout_s=batching.batch_wait_timeout_s,
+            max_concurrent_batches=batching.max_concurrent_batches,
+            batch_size_fn=tile_pixels,
+        )(infer_batch)
+
+    async def _infer(self, requests: list[TileRequest]) -> list[np.ndarray]:
+        self.batch_stats.record(requests)
+        self.batch_sizes.record(len(requests))
+        results: list[np.ndarray] = [None] * len(requests)  # type: ignore[list-item]
+        by_model: dict[str, list[int]] = {}
+        for index, request in enumerate(requests):
+            by_model.setdefault(request.model, []).append(index)
+        for model, indices in by_model.items():
+            tiles = [requests[i].tile for i in indices]
+            outputs = await asyncio.to_thread(self.networks[model].run, tiles)
+            for i, out in zip(indices, outputs, strict=True):
+                results[i] = out
+        return results
+
+    async def upscale(
+        self,
+        image: np.ndarray,
+        model: str,
+        out_width: int,
+        out_height: int,
+        adjustments: dict | None = None,
+    ) -> AsyncIterator[dict]:
+        network = self.networks.get(model)
+        if network is None:
+            raise ModelNotLoaded(f"model {model} is not loaded on this replica")
+
+        self.calls += 1
+        call = self.calls
+
+        async def infer(tile: np.ndarray) -> np.ndarray:
+            return await self.batcher(TileRequest(model, tile, call))
+
+        size = (out_width, out_height)
+        looks = adjust.Adjustments(**(adjustments or {}))
+        async for event in upscale(image, network.scale, size, infer, self.config.tiles):
+            if "image" in event and not looks.is_identity():
+                event = {"image": await asyncio.to_thread(adjust.apply, event["image"], looks)}
+            yield event
+
+    async def enhance(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
+        """Measured colour/tone corrections, then (`denoise`) the compact Real-ESRGAN at
+        scale 1: x4 and back down, which removes noise and JPEG blocks and sharpens."""
+        from deployments.upscale import corrections
+
+        looks = params["strength"], params["wb"], params["color"]
+        corrected = await asyncio.to_thread(enhance.enhance, image, *looks)
+        if not params.get("denoise"):
+            yield {"image": corrected}
+            return
+        size = image.shape[1], image.shape[0]
+        async for event in self.upscale(corrected, params["model"], *size):
+            yield event
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "loaded": sorted(self.networks),
+            "backends": self.backends,
+            "missing": self.missing,
+            "device": self.device.kind,
+            "threads": self.device.threads,
+            "config": asdict(self.config),
+            "batches": asdict(self.batch_stats),
+            "rss_mb": memory.rss_mb(),
+            "peak_rss_mb": memory.peak_rss_mb(),
+        }
+
+    def reset_peak_memory(self) -> bool:
+        return memory.reset_peak()

@@ -1,0 +1,148 @@
+"""Read a submission: the image (multipart `image`, JSON `image_base64` or `image_url`), an
+optional mask the same ways (`mask`, `mask_base64`, `mask_url`) and the parameters (form
+fields, JSON fields, then query string), with clear errors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+
+from serve_app.core.errors import (
+    ImageTooLarge,
+    InvalidBase64,
+    InvalidJson,
+    InvalidParameter,
+    NoImage,
+)
+from serve_app.core.fetch import fetch_image
+from serve_app.core.settings import Settings
+
+_DATA_URI = re.compile(r"^data:[\w/+.-]*(;[\w=.-]+)*;base64,", re.IGNORECASE)
+_FORM_OVERHEAD = 64 * 1024
+
+
+@dataclass
+class Submission:
+    image: bytes
+    params: dict[str, Any]
+    mask: bytes | None = None
+
+
+async def read_submission(request: Request, settings: Settings) -> Submission:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    _check_length(request, settings)
+    if content_type == "multipart/form-data" or content_type == "application/x-www-form-urlencoded":
+        image, mask, params = await _read_form(request, settings)
+    elif content_type in ("application/json", "") or content_type.endswith("+json"):
+        image, mask, params = await _read_json(request, settings)
+    else:
+        raise InvalidParameter(
+            "Send the image as multipart/form-data (field `image`) or as JSON "
+            "(`image_base64` or `image_url`)."
+        )
+    params = {**dict(request.query_params), **params}
+    return Submission(image, params, mask)
+
+
+def _check_length(request: Request, settings: Settings) -> None:
+    declared = request.headers.get("content-length", "")
+    # room for an image and a mask, each base64-encoded at worst
+    limit = settings.max_image_bytes * 8 // 3 + _FORM_OVERHEAD
+    if declared.isdigit() and int(declared) > limit:
+        raise ImageTooLarge(f"The request body is larger than {limit} bytes.")
+
+
+Read = tuple[bytes, bytes | None, dict[str, Any]]
+
+
+async def _read_form(request: Request, settings: Settings) -> Read:
+    try:
+        form = await request.form(
+            max_files=4, max_fields=64, max_part_size=settings.max_image_bytes + 1
+        )
+    except Exception as exc:
+        raise InvalidParameter(f"The form body cannot be parsed: {exc}") from exc
+    params = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    try:
+        image = await _read_upload(form.get("image"), "image", settings)
+        mask = await _read_upload(form.get("mask"), "mask", settings)
+    finally:
+        await form.close()
+    if image is None:
+        image = await _image_from_fields(params, settings)
+    if mask is None:
+        mask = await _image_from_fields(params, settings, "mask", required=False)
+    return image, mask, params
+
+
+async def _read_upload(upload: Any, field: str, settings: Settings) -> bytes | None:
+    if not isinstance(upload, UploadFile):
+        return None
+    data = await upload.read(settings.max_image_bytes + 1)
+    if len(data) > settings.max_image_bytes:
+        raise ImageTooLarge(f"The {field} is larger than {settings.max_image_bytes} bytes.")
+    if not data:
+        raise (NoImage if field == "image" else InvalidParameter)(f"The `{field}` field is empty.")
+    return data
+
+
+async def _read_json(request: Request, settings: Settings) -> Read:
+    body = await request.body()
+    if not body.strip():
+        raise NoImage(
+            "Send an image: multipart field `image`, or JSON `image_base64` or `image_url`."
+        )
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidJson(f"Body is not valid JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise InvalidJson("The JSON body must be an object.")
+    image = await _image_from_fields(payload, settings)
+    mask = await _image_from_fields(payload, settings, "mask", required=False)
+    return image, mask, payload
+
+
+async def _image_from_fields(
+    fields: dict[str, Any], settings: Settings, name: str = "image", required: bool = True
+) -> bytes | None:
+    if fields.get(f"{name}_base64"):
+        return decode_base64(fields[f"{name}_base64"], settings.max_image_bytes, f"{name}_base64")
+    if fields.get(f"{name}_url"):
+        url = fields[f"{name}_url"]
+        if not isinstance(url, str):
+            raise InvalidParameter(f"{name}_url must be a string.")
+        return await fetch_image(
+            url,
+            max_bytes=settings.max_image_bytes,
+            timeout_s=settings.url_fetch_timeout_s,
+            max_redirects=settings.url_max_redirects,
+            allow_private=settings.allow_private_urls,
+        )
+    if not required:
+        return None
+    raise NoImage("Send an image: multipart field `image`, or JSON `image_base64` or `image_url`.")
+
+
+def decode_base64(value: Any, max_bytes: int, field: str = "image_base64") -> bytes:
+    if not isinstance(value, str):
+        raise InvalidBase64(f"{field} must be a string.")
+    text = _DATA_URI.sub("", value.strip(), count=1)
+    text = "".join(text.split())
+    if len(text) > (max_bytes + 2) // 3 * 4 + 4:
+        raise ImageTooLarge(f"The decoded image would be larger than {max_bytes} bytes.")
+    try:
+        altchars = b"-_" if ("-" in text or "_" in text) else None
+        data = base64.b64decode(text + "=" * (-len(text) % 4), altchars=altchars, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidBase64(f"{field} is not valid base64.") from exc
+    if not data:
+        raise NoImage(f"{field} is empty.")
+    return data

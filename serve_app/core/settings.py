@@ -1,0 +1,96 @@
+"""Typed settings, read from the environment (prefix PHOTOSERVE_; a few bare names kept for
+convenience: REDIS_URL, HOST, PORT)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = ROOT / "configs"
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(f"PHOTOSERVE_{name}", name)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PHOTOSERVE_", extra="ignore", populate_by_name=True
+    )
+
+    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=_env("REDIS_URL"))
+    redis_prefix: str = "ps:"
+    redis_max_connections: int = 200
+    host: str = Field("127.0.0.1", validation_alias=_env("HOST"))
+    port: int = Field(8000, validation_alias=_env("PORT"))
+    public_base_url: str | None = None
+
+    data_dir: Path = Path(".photoserve")
+    blob_dir: Path | None = None
+    blob_url: str | None = None  # s3://bucket/prefix?endpoint=...&region=... (clusters)
+    weights_dir: Path | None = None
+    models_file: Path = CONFIGS / "models.yaml"
+    user_models_file: Path | None = Field(None, validation_alias=AliasChoices("PHOTOSERVE_MODELS"))
+    plans_file: Path = CONFIGS / "plans.yaml"
+
+    admin_token: str | None = None
+    key_secret: str = "change-me"
+    url_secret: str = "change-me-too"  # signs result URLs
+
+    max_image_bytes: int = 10 * 1024 * 1024
+    max_upscale_edge: int = 2048
+    # editing keeps the input's size; erase crops around the mask, so 4K photos are fine
+    max_edit_edge: int = 4096
+    max_output_edge: int = 8192
+    input_ttl_s: int = 24 * 3600
+    result_ttl_s: int = Field(7 * 24 * 3600, validation_alias=_env("RESULT_TTL"))
+    signed_url_ttl_s: int = 24 * 3600
+    max_wait_s: float = 60.0
+    url_fetch_timeout_s: float = 10.0
+    url_max_redirects: int = 3
+    allow_private_urls: bool = False
+
+    dispatch_enabled: bool = True
+    dispatch_block_ms: int = 1000
+    dispatch_concurrency: int = 4  # per operation, unless the Dispatcher's user_config says
+    log_format: str = "json"  # json | text
+    log_level: str = "INFO"
+    # a pending entry idle this long belongs to a dead consumer and is claimed again
+    claim_idle_s: float = 60.0
+    reclaim_interval_s: float = 5.0
+    max_deliveries: int = 3
+    # seconds a job may spend processing, per operation
+    deadlines: dict[str, float] = {"upscale": 900.0}
+    default_deadline_s: float = 900.0
+    shutdown_grace_s: float = 20.0
+    sweep_interval_s: float = 300.0
+
+    webhook_timeout_s: float = 5.0
+    # delays before each retry: 5 attempts over about an hour
+    webhook_backoff_s: tuple[float, ...] = (30.0, 120.0, 600.0, 2700.0)
+    webhook_log_size: int = 100
+
+    @property
+    def job_ttl_s(self) -> int:
+        # a job record outlives its result a little, so "expired" is reported precisely
+        return self.result_ttl_s + 3600
+
+    def deadline(self, operation: str) -> float:
+        return self.deadlines.get(operation, self.default_deadline_s)
+
+    @property
+    def blobs(self) -> Path:
+        return (self.blob_dir or self.data_dir / "blobs").resolve()
+
+    @property
+    def weights(self) -> Path:
+        return (self.weights_dir or self.data_dir / "weights").resolve()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,161 @@
+"""Running one delivered job to its outcome: start, deadline, model call (retried while the
+replica is being replaced), result stored, then done or failed with its credits moved.
+
+`run` returns once the outcome is stored in Redis; it raises only when Redis itself could
+not be reached, in which case the stream entry stays pending and is delivered again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import orjson
+
+from serve_app.core import logs, metrics
+from serve_app.core.runtime import Runtime
+from serve_app.core.storage import BlobNotFound
+from serve_app.engine import images, jobs, masks
+from serve_app.engine.backends import Backend, JobFailure, is_retryable
+from serve_app.engine.jobs import JobStatus
+
+log = logging.getLogger("photoserve.execution")
+
+
+def face_key(job_id: str, index: int) -> str:
+    return f"results/{job_id}.face{index}.png"
+
+
+PROGRESS_INTERVAL_S = 0.25
+BACKEND_RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 15.0)
+
+
+class JobRunner:
+    def __init__(self, rt: Runtime, backends: dict[str, Backend]):
+        self.rt = rt
+        self.backends = backends
+
+    async def run(self, operation: str, job_id: str) -> None:
+        state, job = await jobs.start(self.rt, job_id, operation)
+        if state == -1:
+            await self._release_orphan(job_id)
+        if state != 1:
+            return
+        logs.set_account(job.get("account", ""))
+        settings = self.rt.settings
+        if int(job["attempts"]) > settings.max_deliveries:
+            detail = f"The job was tried {settings.max_deliveries} times without finishing."
+            await jobs.fail(self.rt, job, "error_inference", detail)
+            return
+        left = settings.deadline(operation) - (self.rt.clock() - float(job["started_at"]))
+        await self._run_until(operation, job, left)
+
+    async def _run_until(self, operation: str, job: dict[str, str], left: float) -> None:
+        began = time.monotonic()
+        try:
+            if left <= 0:
+                raise TimeoutError
+            async with asyncio.timeout(left):
+                outcome = await self.execute(self.backends[operation], job)
+        except TimeoutError:
+            await jobs.fail(self.rt, job, "timeout", "The job took longer than its deadline.")
+            return
+        except JobFailure as failure:
+            log.info("job %s failed: %s", job["job_id"], failure.code)
+            await jobs.fail(self.rt, job, failure.code, failure.detail)
+            return
+        seconds = time.monotonic() - began
+        await jobs.complete(self.rt, job, seconds, **outcome)
+        log.info("job %s done in %.2f s", job["job_id"], seconds)
+        await metrics.observe_job(self.rt, job, seconds)
+
+    async def execute(self, backend: Backend, job: dict[str, str]) -> dict[str, Any]:
+        decoded = await self._decode_input(job)
+        params = orjson.loads(job["params"])
+        if params.get("mask_key"):
+            params["mask"] = await self._decode_mask(params["mask_key"])
+        final = await self._call_backend(backend, job["job_id"], decoded.rgb, params)
+        rgb = final["image"]
+        # a backend that makes its own transparency (remove-background) says so, even as None
+        alpha = final.get("alpha", decoded.alpha)
+        if alpha is not None and alpha.shape[:2] != rgb.shape[:2]:
+            alpha = await asyncio.to_thread(images.resize_alpha, alpha, rgb.shape[1], rgb.shape[0])
+        fmt = params.get("output_format", "png")
+        quality = int(params.get("quality") or images.DEFAULT_QUALITY)
+        data = await asyncio.to_thread(images.encode, rgb, alpha, fmt, quality)
+        key = f"results/{job['job_id']}.{fmt}"
+        faces = await self._store_faces(job["job_id"], final.get("faces") or [])
+        await self.rt.blobs.put(key, data)  # the result exists before the job says done
+        return {
+            "result_key": key,
+            "content_type": images.CONTENT_TYPES[fmt],
+            "result_bytes": len(data),
+            "width": rgb.shape[1],
+            "height": rgb.shape[0],
+            "faces": faces,
+            **({"seed": final["seed"]} if final.get("seed") is not None else {}),
+        }
+
+    async def _store_faces(self, job_id: str, crops: list) -> int:
+        """Extra results: each restored face, 512x512 PNG."""
+        for index, crop in enumerate(crops):
+            data = await asyncio.to_thread(images.encode, crop, None, "png")
+            await self.rt.blobs.put(face_key(job_id, index), data)
+        return len(crops)
+
+    async def _decode_mask(self, key: str):
+        try:
+            data = await self.rt.blobs.get(key)
+        except BlobNotFound as exc:
+            raise JobFailure("internal_error", "The uploaded mask is no longer stored.") from exc
+        return await asyncio.to_thread(masks.decode_mask, data)
+
+    async def _decode_input(self, job: dict[str, str]) -> images.Decoded:
+        try:
+            data = await self.rt.blobs.get(job["input_key"])
+        except BlobNotFound as exc:
+            raise JobFailure("internal_error", "The uploaded image is no longer stored.") from exc
+        try:
+            return await asyncio.to_thread(images.decode, data)
+        except Exception as exc:
+            raise JobFailure("corrupt_image", "The image data is truncated or damaged.") from exc
+
+    async def _call_backend(self, backend: Backend, job_id: str, image, params) -> Any:
+        for delay in (*BACKEND_RETRY_DELAYS_S, None):
+            try:
+                return await self._stream(backend, job_id, image, params)
+            except JobFailure:
+                raise
+            except Exception as exc:
+                if delay is None or not is_retryable(exc):
+                    log.exception("job %s: model call failed", job_id)
+                    raise JobFailure("error_inference", "The model failed on this image.") from exc
+                log.warning("job %s: model replica unavailable (%s); retrying", job_id, exc)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _stream(self, backend: Backend, job_id: str, image, params) -> dict[str, Any]:
+        """The backend's final event ({"image", "faces"?}), progress written on the way."""
+        result, last_write = None, 0.0
+        async for event in backend.stream(image, params):
+            if "image" in event:
+                result = event
+            elif event["progress"] < 1 and time.monotonic() - last_write >= PROGRESS_INTERVAL_S:
+                last_write = time.monotonic()
+                await self._progress(job_id, event["progress"])
+        if result is None:
+            raise JobFailure("error_inference", "The model returned no image.")
+        return result
+
+    async def _progress(self, job_id: str, fraction: float) -> None:
+        # 99 at most: 100 is written together with status done.
+        percent = min(99, int(fraction * 100))
+        await jobs.transition(self.rt, job_id, {JobStatus.PROCESSING}, None, progress=percent)
+
+    async def _release_orphan(self, job_id: str) -> None:
+        """The job hash expired before it ran: its credits must not stay held."""
+        account = await self.rt.redis.hget(self.rt.keys.hold(job_id), "account")
+        if account:
+            await jobs.fail(self.rt, {"job_id": job_id, "account": account}, "expired", "")
