@@ -2,8 +2,11 @@
 
     serve run configs/serve.cpu.yaml      # import_path: serve_app.app:app
 
-Model calls go through DeploymentHandles; the deployments' model code imports torch inside
-the replicas only, so building this graph needs no torch.
+The graph is derived from the operation registry: every deployment an operation names is
+bound once (with the handles of the deployments it `uses`), the Dispatcher gets one lane per
+operation, the Ingress every model deployment's handle for /v1/models and /readyz. Model calls
+go through DeploymentHandles; the deployments' model code imports torch inside the replicas
+only, so building this graph needs no torch.
 """
 
 from __future__ import annotations
@@ -15,72 +18,26 @@ import os
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from deployments.background.background_remover import BackgroundRemover
-from deployments.erase.eraser import Eraser
-from deployments.faces.face_restorer import FaceRestorer
-from deployments.inpaint.inpainter import Inpainter
-from deployments.segment.segmenter import Segmenter
-from deployments.upscale.upscaler import Upscaler
-from serve_app.api.deps import use_model_status
+from serve_app import ingress, operations
+from serve_app.api.deps import Fleet, use_fleet_status
 from serve_app.core import logs
 from serve_app.core.catalog import Catalog
 from serve_app.core.runtime import Runtime
 from serve_app.core.settings import get_settings
 from serve_app.engine import maintenance
-from serve_app.engine.backends import (
-    EnhanceHandleBackend,
-    FaceHandleBackend,
-    MaskedHandleBackend,
-    MaskResultHandleBackend,
-    UpscaleHandleBackend,
-)
+from serve_app.engine.backends import Lane
 from serve_app.engine.dispatcher import Dispatcher
-from serve_app.ingress import app as fastapi_app
+from serve_app.operations import Operation
+from serve_app.operations._operation import deployment_class
 from serve_app.webhooks.delivery import WebhookWorker
 
 log = logging.getLogger("photoserve.app")
 STATUS_TIMEOUT_S = 3.0
-# the catalog operations each model deployment serves: a deployment scaled to zero is not
-# asked for its status (that would start a replica); its models are reported idle (None)
-DEPLOYMENT_OPERATIONS = {
-    "Upscaler": ("upscale",),
-    "FaceRestorer": ("restore-face", "face-detect"),
-    "BackgroundRemover": ("remove-background",),
-    "Segmenter": ("segment",),
-    "Eraser": ("erase-object",),
-    "Inpainter": ("inpaint",),
-}
 
 
-def replica_counts(app_name: str) -> dict[str, int]:
-    """Deployment -> replicas in any state (starting ones count: they are not scaled to 0)."""
-    app = serve.status().applications.get(app_name)
-    if app is None:
-        return {}
-    return {name: sum(d.replica_states.values()) for name, d in app.deployments.items()}
-
-
-def idle_models(catalog: Catalog, counts: dict[str, int]) -> dict[str, None]:
-    idle = [
-        op for name, ops in DEPLOYMENT_OPERATIONS.items() if counts.get(name) == 0 for op in ops
-    ]
-    return {spec.name: None for spec in catalog.specs.values() if spec.operation in idle}
-
-
-def make_backends(models: dict[str, DeploymentHandle]) -> dict:
-    """operation -> how the dispatcher reaches its model deployment(s)."""
-    segmenter = models["Segmenter"]
-    return {
-        "upscale": UpscaleHandleBackend(models["Upscaler"]),
-        "restore-face": FaceHandleBackend(models["FaceRestorer"]),
-        "remove-background": MaskResultHandleBackend(
-            models["BackgroundRemover"], always_mask=False
-        ),
-        "segment": MaskResultHandleBackend(segmenter, always_mask=True),
-        "erase-object": MaskedHandleBackend(models["Eraser"], segmenter),
-        "inpaint": MaskedHandleBackend(models["Inpainter"], segmenter),
-        "enhance": EnhanceHandleBackend(models["Upscaler"]),
-    }
+def lane(op: Operation, handles: dict[str, DeploymentHandle]) -> Lane:
+    handle = handles[op.deployment_name]
+    return Lane(op.backend(handle, op.method, handles), op.deadline_s, op.result)
 
 
 @serve.deployment(
@@ -97,13 +54,13 @@ class DispatcherDeployment:
         logs.configure(settings.log_format, settings.log_level)
         self.rt = Runtime.create(settings)
         consumer = serve.get_replica_context().replica_id.unique_id
-        backends = make_backends(models)
-        self.dispatcher = Dispatcher(self.rt, backends, consumer)
+        lanes = {op.name: lane(op, models) for op in operations.all_operations()}
+        self.dispatcher = Dispatcher(self.rt, lanes, consumer)
         base_url = settings.public_base_url or f"http://{settings.host}:{settings.port}"
-        self.webhooks = WebhookWorker(self.rt, consumer, base_url)
+        self.webhooks = WebhookWorker(self.rt, consumer, base_url, ingress.webhook_styles())
         loop = asyncio.get_running_loop()
         self.starting = loop.create_task(self._start())
-        self.housekeeping = loop.create_task(self._keep_house([*backends]))
+        self.housekeeping = loop.create_task(self._keep_house([*lanes]))
 
     async def _start(self) -> None:
         # PHOTOSERVE_DISPATCH_ENABLED=0: accept jobs but run none (benchmarks of the gateway,
@@ -118,9 +75,16 @@ class DispatcherDeployment:
             streams = [self.rt.keys.stream(op) for op in operations] + [self.rt.keys.webhooks]
             await maintenance.run_once(self.rt, streams)
 
-    def reconfigure(self, user_config: dict) -> None:
+    @staticmethod
+    def parse_config(user_config: dict) -> dict[str, int]:
         """`slots`: operation -> jobs in flight at once (configs/serve*.yaml)."""
-        self.dispatcher.resize((user_config or {}).get("slots") or {})
+        unknown = set(user_config or {}) - {"slots"}
+        if unknown:
+            raise ValueError(f"unknown Dispatcher user_config keys: {sorted(unknown)}")
+        return {op: int(n) for op, n in ((user_config or {}).get("slots") or {}).items()}
+
+    def reconfigure(self, user_config: dict) -> None:
+        self.dispatcher.resize(self.parse_config(user_config))
 
     def check_health(self) -> None:
         if not self.starting.done():
@@ -147,54 +111,87 @@ class DispatcherDeployment:
         await self.rt.close()
 
 
+def deployment_models(catalog: Catalog, runs: dict[str, str], deployment: str) -> list[str]:
+    """The catalog's models of the operations a deployment runs."""
+    ops = [op for op in operations.all_operations() if runs.get(op.name) == deployment]
+    groups = {group for op in ops for group in op.models}
+    return [spec.name for spec in catalog.specs.values() if spec.operation in groups]
+
+
+def replica_counts(app_name: str) -> dict[str, int]:
+    """Deployment -> replicas in any state (starting ones count: they are not scaled to 0)."""
+    app = serve.status().applications.get(app_name)
+    if app is None:
+        return {}
+    return {name: sum(d.replica_states.values()) for name, d in app.deployments.items()}
+
+
 @serve.deployment(name="Ingress", max_ongoing_requests=1000)
-@serve.ingress(fastapi_app)
+@serve.ingress(ingress.app)
 class Ingress:
-    def __init__(self, models: list[DeploymentHandle], dispatcher: DeploymentHandle):
+    def __init__(self, models: dict[str, DeploymentHandle], dispatcher: DeploymentHandle):
         settings = get_settings()
         logs.configure(settings.log_format, settings.log_level)
-        self.models = models
-        self.dispatcher = dispatcher
         self.catalog = Catalog.load(
             settings.models_file, settings.user_models_file, settings.weights
         )
+        self.models = models
+        self.dispatcher = dispatcher
+        self.runs = {op.name: op.deployment_name for op in operations.all_operations()}
         self.app_name = serve.get_replica_context().app_name
-        use_model_status(self.model_status)
+        use_fleet_status(self.fleet)
 
-    async def model_status(self) -> dict[str, bool | None]:
-        """Which models the model deployments have loaded (False: listed but missing; None:
-        its deployment is scaled to zero and loads it on the next request)."""
+    async def fleet(self) -> Fleet:
+        """Which models the model deployments have loaded; a deployment scaled to zero is not
+        asked (that would start a replica): its models are reported idle (None)."""
         try:
             counts = await asyncio.to_thread(replica_counts, self.app_name)
         except Exception:
             log.warning("serve status unavailable", exc_info=True)
             counts = {}
-        loaded: dict[str, bool | None] = idle_models(self.catalog, counts)
-        for handle in self.models:
-            if counts.get(handle.deployment_name) == 0:
-                continue
-            try:
-                status = await asyncio.wait_for(handle.status.remote(), STATUS_TIMEOUT_S)
-            except Exception:
-                log.warning("%s status unavailable", handle.deployment_name, exc_info=True)
-                continue
-            loaded.update(dict.fromkeys(status["missing"], False))
-            loaded.update(dict.fromkeys(status["loaded"], True))
-        return loaded
+        found = Fleet({}, {}, self.runs)
+        await asyncio.gather(*(self._ask(name, counts.get(name), found) for name in self.models))
+        return found
+
+    async def _ask(self, name: str, replicas: int | None, found: Fleet) -> None:
+        if replicas == 0:
+            found.deployments[name] = "idle"
+            found.models.update(dict.fromkeys(deployment_models(self.catalog, self.runs, name)))
+            return
+        try:
+            status = await asyncio.wait_for(self.models[name].status.remote(), STATUS_TIMEOUT_S)
+        except Exception:
+            log.warning("%s status unavailable", name, exc_info=True)
+            found.deployments[name] = "down"
+            return
+        found.deployments[name] = "up"
+        found.models.update(dict.fromkeys(status["missing"], False))
+        found.models.update(dict.fromkeys(status["loaded"], True))
+
+
+def bind_models() -> dict[str, object]:
+    """One bound deployment per class the operations name, after those it `uses`."""
+    classes = {}
+    for op in operations.all_operations():
+        deployment = deployment_class(op.deployment)
+        classes[deployment.name] = deployment
+    bound: dict[str, object] = {}
+
+    def bind(name: str) -> object:
+        if name not in bound:
+            uses = getattr(classes[name].func_or_class, "uses", ())
+            bound[name] = classes[name].bind(*(bind(other) for other in uses))
+        return bound[name]
+
+    for name in classes:
+        bind(name)
+    return bound
 
 
 def build(args: dict | None = None):
-    upscaler = Upscaler.bind()
-    models = {
-        "Upscaler": upscaler,
-        "FaceRestorer": FaceRestorer.bind(upscaler),
-        "BackgroundRemover": BackgroundRemover.bind(),
-        "Segmenter": Segmenter.bind(),
-        "Eraser": Eraser.bind(),
-        "Inpainter": Inpainter.bind(),
-    }
+    models = bind_models()
     dispatcher = DispatcherDeployment.bind(models)
-    return Ingress.bind(models=list(models.values()), dispatcher=dispatcher)
+    return Ingress.bind(models=models, dispatcher=dispatcher)
 
 
 app = build()

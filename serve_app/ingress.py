@@ -1,106 +1,52 @@
-"""The FastAPI app. Runs inside a Serve deployment (serve_app.app) or on its own:
-`uvicorn serve_app.ingress:app` (no dispatching; same Redis, same data)."""
+"""The FastAPI app, assembled: the native API and every vendor surface. Runs inside a Serve
+deployment (serve_app/app.py) or on its own: `uvicorn serve_app.ingress:app` (no
+dispatching; same Redis, same data).
+
+This is the one module that imports serve_app.vendors: it mounts each surface's routers and
+hands its hooks on (error rendering to the exception handlers, webhook styles to the
+assembly of the Serve graph).
+"""
 
 from __future__ import annotations
 
-import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from redis.exceptions import RedisError
-from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect
-from starlette.responses import Response
+from fastapi import APIRouter, FastAPI
 
-from serve_app.api.deps import ModelStatus
+from serve_app import operations
+from serve_app.api import handlers, views
+from serve_app.api.deps import FleetStatus
 from serve_app.api.middleware import RateLimitHeaders
 from serve_app.api.responses import OrjsonResponse
 from serve_app.api.routes import (
     account,
     admin,
-    editing,
+    download,
     health,
-    jobs,
     models,
-    restore_face,
-    upscale,
+    status,
+    submit,
     webhook,
 )
-from serve_app.core import metrics
-from serve_app.core.errors import (
-    ApiError,
-    InternalError,
-    InvalidJson,
-    InvalidParameter,
-    MethodNotAllowed,
-    NotFound,
-    ServiceUnavailable,
-)
+from serve_app.api.surface import Surface
 from serve_app.core.runtime import Runtime
 from serve_app.core.settings import Settings, get_settings
-from serve_app.vendors.pnd import routes as pnd
+from serve_app.vendors import pixelforge, pnd
+from serve_app.webhooks.delivery import Render
+from serve_app.webhooks.registration import STANDARD
 
-log = logging.getLogger("photoserve.ingress")
-
-
-# PixelForge's surface (/api/v1/...) answers with its own table: 422 for every validation
-# error, 502 for "inference or storage error (retry later)".
-PIXELFORGE_PREFIX = "/api/v1/"
-_PIXELFORGE_STATUS = {400: 422, 413: 422, 415: 422}
-_PIXELFORGE_CODES = {"job_failed": 502, "service_unavailable": 502}
+SURFACES: list[Surface] = [pnd.SURFACE, pixelforge.SURFACE]
 
 
-def pixelforge_status(error: ApiError) -> int:
-    return _PIXELFORGE_CODES.get(error.code) or _PIXELFORGE_STATUS.get(error.status, error.status)
+def native_routers() -> list[APIRouter]:
+    modules = (health, admin, status, download, account, models, webhook)
+    return [submit.router(operations.all_operations()), *(m.router for m in modules)]
 
 
-def _render(error: ApiError, request: Request | None = None) -> OrjsonResponse:
-    status = error.status
-    if request is not None and request.url.path.startswith(PIXELFORGE_PREFIX):
-        status = pixelforge_status(error)
-    return OrjsonResponse(error.body(), status_code=status, headers=error.headers)
-
-
-async def on_api_error(request: Request, exc: ApiError) -> OrjsonResponse:
-    if exc.code == "rate_limit_exceeded":
-        runtime = getattr(request.app.state, "runtime", None)
-        if runtime is not None:
-            await metrics.count(runtime, "rate_limited_total", str(exc.extra.get("tier", "")))
-    return _render(exc, request)
-
-
-async def on_validation_error(request: Request, exc: RequestValidationError) -> OrjsonResponse:
-    errors = exc.errors()
-    if any(e.get("type") == "json_invalid" for e in errors):
-        return _render(InvalidJson("Body is not valid JSON."), request)
-    first = errors[0] if errors else {}
-    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-    detail = f"{where}: {first.get('msg', 'invalid value')}".strip(": ")
-    return _render(InvalidParameter(detail), request)
-
-
-async def on_http_error(request: Request, exc: HTTPException) -> OrjsonResponse:
-    if exc.status_code == 404:
-        return _render(NotFound(f"No route {request.method} {request.url.path}."))
-    if exc.status_code == 405:
-        return _render(MethodNotAllowed(f"{request.method} is not allowed here."))
-    error = ApiError(str(exc.detail))
-    return OrjsonResponse(error.body(), status_code=exc.status_code)
-
-
-async def on_redis_error(request: Request, exc: RedisError) -> OrjsonResponse:
-    log.warning("redis unavailable on %s %s: %s", request.method, request.url.path, exc)
-    return _render(ServiceUnavailable(headers={"Retry-After": "1"}), request)
-
-
-async def on_client_gone(request: Request, exc: ClientDisconnect) -> Response:
-    return Response(status_code=499)  # nobody is listening; nothing to log
-
-
-async def on_unexpected(request: Request, exc: Exception) -> OrjsonResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return _render(InternalError())
+def webhook_styles(surfaces: list[Surface] = SURFACES) -> dict[str, Render]:
+    """How each registered webhook style renders its deliveries."""
+    styles = {s.webhook_style: s.render_webhook for s in surfaces if s.render_webhook}
+    return {STANDARD: views.standard_webhook, **styles}
 
 
 @asynccontextmanager
@@ -118,8 +64,9 @@ async def lifespan(app: FastAPI):
 
 def create_app(
     runtime: Runtime | None = None,
-    model_status: ModelStatus | None = None,
+    fleet_status: FleetStatus | None = None,
     settings: Settings | None = None,
+    surfaces: list[Surface] = SURFACES,
 ) -> FastAPI:
     app = FastAPI(
         title="photoserve",
@@ -130,20 +77,15 @@ def create_app(
     )
     app.state.runtime = runtime
     app.state.settings = settings
-    app.state.model_status = model_status
+    app.state.fleet_status = fleet_status
+    app.state.surfaces = surfaces
     app.add_middleware(RateLimitHeaders)
-    app.add_exception_handler(ApiError, on_api_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(HTTPException, on_http_error)
-    app.add_exception_handler(RedisError, on_redis_error)
-    app.add_exception_handler(ClientDisconnect, on_client_gone)
-    app.add_exception_handler(Exception, on_unexpected)
-    for module in (health, admin, upscale, restore_face, editing, jobs, account, models, webhook):
-        app.include_router(module.router)
-    app.include_router(pnd.router)
-    # PixelForge's clients use a base URL ending in /api/v1: the same routes, its status table
-    for module in (upscale, restore_face, editing, jobs):
-        app.include_router(module.router, prefix="/api", include_in_schema=False)
+    handlers.install(app)
+    for router in native_routers():
+        app.include_router(router)
+    for surface in surfaces:
+        for router in surface.routers():
+            app.include_router(router)
     return app
 
 

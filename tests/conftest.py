@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
+import threading
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 
 from serve_app.billing import accounts
 from serve_app.core.runtime import Runtime
@@ -16,8 +16,7 @@ from serve_app.core.settings import CONFIGS, Settings
 from serve_app.core.storage import S3BlobStore
 from serve_app.ingress import create_app
 from serve_app.process.embedded_redis import EmbeddedRedis, free_port
-
-ADMIN_TOKEN = "test-admin-token"
+from tests.helpers.runtime import make_settings
 
 
 @pytest.fixture(scope="session")
@@ -79,34 +78,18 @@ EDIT_FIXTURES = {
 @pytest.fixture(scope="session")
 def edit_models(tmp_path_factory, gfpgan_fixture) -> Path:
     """PHOTOSERVE_MODELS file pointing GFPGAN and every editing model at random-initialised
-    fixtures of the real architectures, saved in the official layouts (tests/model_fixtures):
-    plumbing only, never served as real models."""
+    fixtures of the real architectures, saved in the official layouts
+    (tests/helpers/model_fixtures): plumbing only, never served as real models."""
     import importlib
 
     folder = tmp_path_factory.mktemp("edit-models")
     lines = ["models:", "  gfpgan-v1.4:", f"    file: {gfpgan_fixture}"]
     for name, module in EDIT_FIXTURES.items():
-        built = importlib.import_module(f"tests.model_fixtures.{module}").build(folder)
+        built = importlib.import_module(f"tests.helpers.model_fixtures.{module}").build(folder)
         lines += [f"  {name}:", f"    file: {built}"]
     path = folder / "models.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-def make_settings(redis_server, data_dir: Path, weights_dir: Path, **overrides) -> Settings:
-    values = dict(
-        redis_url=redis_server.url,
-        redis_prefix=f"t{uuid.uuid4().hex[:10]}:",
-        data_dir=data_dir,
-        weights_dir=weights_dir,
-        admin_token=ADMIN_TOKEN,
-        key_secret="test-key-secret",
-        user_models_file=None,
-        public_base_url=None,
-        dispatch_block_ms=100,
-    )
-    values.update(overrides)
-    return Settings(**values)
 
 
 @pytest.fixture
@@ -164,25 +147,23 @@ def s3_store(s3_endpoint, monkeypatch):
     return S3BlobStore(f"s3://{bucket}/photoserve?endpoint={s3_endpoint}&region=us-east-1")
 
 
-async def wait_for(predicate, timeout_s: float = 30.0, interval_s: float = 0.05):
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(interval_s)
-
-
-async def money(rt, account_id: str, plan: str = "enterprise") -> tuple[int, int]:
-    """(credits available, credits held) of an account."""
-    from serve_app.billing import credits
-
-    balance = await credits.balance(rt, account_id, plan)
-    return balance.total, balance.held
-
-
-def ref(job) -> dict[str, str]:
-    """The fields of a stored job that jobs.complete / jobs.fail need."""
-    return {"job_id": job.job_id, "account": job.account_id}
+@pytest.fixture
+def http_server(settings):
+    """The API on uvicorn over a real socket (no dispatcher: tests start their own)."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings=settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        backlog=2048,
+    )
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not instance.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(10)

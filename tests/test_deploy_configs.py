@@ -20,7 +20,6 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import jsonschema
 import pytest
@@ -39,16 +38,6 @@ RAY_DIR = Path(ray.__file__).parent
 
 PROFILES = pytest.mark.parametrize("profile", [SERVE_GPU, SERVE_CPU], ids=lambda p: p.name)
 
-# which deployment runs each operation's jobs (serve_app.app.make_backends)
-OPERATION_DEPLOYMENT = {
-    "upscale": "Upscaler",
-    "enhance": "Upscaler",
-    "restore-face": "FaceRestorer",
-    "remove-background": "BackgroundRemover",
-    "segment": "Segmenter",
-    "erase-object": "Eraser",
-    "inpaint": "Inpainter",
-}
 # What a cluster needs on `ray start` of the RAY_SERVE_* that `photoserve run` sets: HAProxy,
 # the throughput profile, and no gRPC between deployments (its 4 MB message cap fails large
 # results). The runner's other two (log to stderr, control loop interval) are one-machine tweaks.
@@ -84,6 +73,14 @@ def code_deployments() -> dict:
     from serve_app.app import app
 
     return {d.name: d for d in build_app(app, name="photoserve").deployments}
+
+
+@functools.cache
+def operation_deployments() -> dict[str, str]:
+    """Which deployment runs each registered operation's jobs."""
+    from serve_app import operations
+
+    return {op.name: op.deployment_name for op in operations.all_operations()}
 
 
 def max_ongoing(name: str, dep: dict) -> int:
@@ -147,30 +144,13 @@ def test_profile_names_exactly_the_deployments_in_code(profile):
     assert set(deployments(load_yaml(profile))) == set(code_deployments())
 
 
-def user_config_parsers() -> dict:
-    """How each deployment's reconfigure() reads its user_config: a key it rejects fails
-    every replica at deploy time."""
-    from deployments.background.background_remover import MattingBatching
-    from deployments.erase.eraser import EraseSettings
-    from deployments.faces.face_restorer import FaceBatching
-    from deployments.segment.segmenter import SegmenterConfig
-    from deployments.upscale.upscaler import UpscalerConfig
-
-    return {
-        "Upscaler": UpscalerConfig.parse,
-        "FaceRestorer": lambda raw: FaceBatching(**raw.get("batching", {})),
-        "BackgroundRemover": lambda raw: MattingBatching(**raw.get("batching", {})),
-        "Segmenter": SegmenterConfig.parse,
-        "Eraser": lambda raw: EraseSettings(**raw),
-    }
-
-
 @PROFILES
 def test_user_configs_are_accepted_by_their_deployments(profile):
-    parsers = user_config_parsers()
+    # each deployment's reconfigure() reads its user_config through parse_config: a key it
+    # rejects fails every replica at deploy time
     for name, dep in deployments(load_yaml(profile)).items():
-        if name in parsers and "user_config" in dep:
-            parsers[name](dep["user_config"])
+        if "user_config" in dep:
+            code_deployments()[name].func_or_class.parse_config(dep["user_config"])
 
 
 @PROFILES
@@ -191,12 +171,9 @@ def dispatcher_slots(config: dict) -> dict[str, int]:
 
 @PROFILES
 def test_dispatcher_has_slots_for_every_operation(profile):
-    from serve_app.app import make_backends
-
-    handles = {name: mock.MagicMock() for name in code_deployments()}
-    operations = set(make_backends(handles))
-    assert set(OPERATION_DEPLOYMENT) == operations
     # the dispatcher ignores an operation it does not know: a misspelt one keeps its default
+    operations = set(operation_deployments())
+    assert set(operation_deployments().values()) <= set(code_deployments())
     slots = dispatcher_slots(load_yaml(profile))
     assert set(slots) == operations
     assert all(isinstance(n, int) and n >= 1 for n in slots.values()), slots
@@ -209,7 +186,7 @@ def test_slots_let_the_autoscaler_reach_max_replicas(profile):
     config = load_yaml(profile)
     deps, slots = deployments(config), dispatcher_slots(config)
     dispatchers = replica_range(deps["Dispatcher"])[0]
-    for operation, name in OPERATION_DEPLOYMENT.items():
+    for operation, name in operation_deployments().items():
         scaling = deps[name].get("autoscaling_config")
         if scaling:
             needed = scaling["max_replicas"] * scaling.get("target_ongoing_requests", 2)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +18,15 @@ import numpy as np
 from ray import serve
 
 from deployments.background import matting
+from deployments.common.batching import Batcher, BatchSettings
 from deployments.common.replica import ModelReplica
 from serve_app.core.catalog import ModelSpec
-from serve_app.core.metrics import BatchRecorder
 
 log = logging.getLogger("photoserve.background_remover")
 OPERATION = "remove-background"
 
 
-@dataclass(frozen=True)
-class MattingBatching:
-    max_batch_size: int = 8  # 320x320 inputs per U²-Net batch
-    batch_wait_timeout_s: float = 0.0
-    max_concurrent_batches: int = 1
+MATTING_BATCHING = BatchSettings(max_batch_size=8)  # 320x320 inputs per U²-Net batch
 
 
 @serve.deployment(name="BackgroundRemover", max_ongoing_requests=16)
@@ -39,9 +35,7 @@ class BackgroundRemover(ModelReplica):
 
     def __init__(self) -> None:
         super().__init__()
-        self.batching = MattingBatching()
-        self.batch_sizes = BatchRecorder("BackgroundRemover")
-        self.batcher = self._make_batcher(self.batching)
+        self.batcher = Batcher("BackgroundRemover", self._predict_batch, MATTING_BATCHING)
 
     def load(self, spec: ModelSpec, path: Path) -> Any:
         from deployments.background import u2net
@@ -52,24 +46,19 @@ class BackgroundRemover(ModelReplica):
         matting.predict(network, blank, self.device)
         return network
 
+    @staticmethod
+    def parse_config(user_config: dict[str, Any]) -> BatchSettings:
+        return BatchSettings.parse(user_config, MATTING_BATCHING)
+
     def reconfigure(self, user_config: dict[str, Any]) -> None:
-        batching = MattingBatching(**(user_config or {}).get("batching", {}))
-        if batching != self.batching:
-            # a new queue; batches already queued in the old one still run
-            self.batching, self.batcher = batching, self._make_batcher(batching)
+        self.batcher.configure(self.parse_config(user_config))
 
-    def _make_batcher(self, batching: MattingBatching):
-        async def predict_batch(inputs: list[np.ndarray]) -> list[np.ndarray]:
-            self.batch_sizes.record(len(inputs))
-            mattes = await asyncio.to_thread(
-                matting.predict, self.network, np.stack(inputs), self.device
-            )
-            return list(mattes)
-
-        return serve.batch(**asdict(batching))(predict_batch)
+    async def _predict_batch(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        stacked = np.stack(inputs)
+        return list(await asyncio.to_thread(matting.predict, self.network, stacked, self.device))
 
     def status(self) -> dict[str, Any]:
-        return {**super().status(), "config": {"batching": asdict(self.batching)}}
+        return {**super().status(), "config": {"batching": asdict(self.batcher.settings)}}
 
     async def run(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
         self.require_network()

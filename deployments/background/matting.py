@@ -199,10 +199,10 @@ def estimate_foreground(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 def compose(
     image: np.ndarray, alpha: np.ndarray, bg_color: str | None, only_mask: bool
 ) -> dict[str, np.ndarray]:
-    """The final event: {"image", "alpha"} (cut-out), or {"image"} alone (mask, or the
-    subject over a flat colour). `alpha` is HxW uint8."""
+    """The final event: {"image", "alpha"} (cut-out), or {"image"} alone (the matte, HxW, or
+    the subject over a flat colour). `alpha` is HxW uint8."""
     if only_mask:
-        return {"image": np.repeat(alpha[..., None], 3, axis=2)}
+        return {"image": alpha}
     a = alpha.astype(np.float32) * np.float32(1 / 255)
     # colours change only where the matte is partial: opaque pixels stay the photo's own
     fg = to_uint8(estimate_foreground(image, a))

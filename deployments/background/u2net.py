@@ -174,7 +174,7 @@ class U2NET(nn.Module):
 def load(path: Path, device: DeviceConfig) -> U2NET:
     """The official state dict, strictly: a checkpoint of another network fails here, not
     with a silently wrong matte."""
-    from deployments.upscale.sr_network import load_state_dict
+    from deployments.common.checkpoints import load_state_dict
 
     apply_torch(device)
     module = U2NET(3, 1)

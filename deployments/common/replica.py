@@ -54,6 +54,14 @@ class ModelReplica:
     def load(self, spec: ModelSpec, path: Path) -> Any:
         raise NotImplementedError
 
+    @staticmethod
+    def parse_config(user_config: dict[str, Any]) -> Any:
+        """The deployment's user_config, checked (override where there is something to tune:
+        the config tests and every reconfigure read it through here)."""
+        if user_config:
+            raise ValueError(f"no user_config keys are accepted; got {sorted(user_config)}")
+        return None
+
     def unusable(self, spec: ModelSpec) -> str | None:
         """Why a model with weights on disk still cannot be loaded here, if it cannot."""
         return None

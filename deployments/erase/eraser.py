@@ -46,8 +46,12 @@ class Eraser(ModelReplica):
 
         return lama.load(path, self.device)
 
+    @staticmethod
+    def parse_config(user_config: dict[str, Any]) -> EraseSettings:
+        return EraseSettings(**(user_config or {}))
+
     def reconfigure(self, user_config: dict[str, Any]) -> None:
-        settings = EraseSettings(**(user_config or {}))
+        settings = self.parse_config(user_config)
         if settings.concurrency != self.settings.concurrency:
             self.gate = asyncio.Semaphore(settings.concurrency)
         self.settings = settings

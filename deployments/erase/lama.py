@@ -51,7 +51,7 @@ def read_state_dict(path: Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(str(path))
     if not _is_torchscript(path):
-        from deployments.upscale.sr_network import load_state_dict
+        from deployments.common.checkpoints import load_state_dict
 
         return load_state_dict(path)
     import torch
@@ -69,7 +69,7 @@ def _is_torchscript(path: Path) -> bool:
 
 
 def load(path: Path, device: DeviceConfig) -> LaMaModel:
-    from deployments.upscale.sr_network import fp32_module
+    from deployments.common.checkpoints import fp32_module
 
     # fp32 even on CUDA (device.half ignored): LaMa's Fourier convolutions overflow in fp16
     return LaMaModel(fp32_module(read_state_dict(path), "LaMa", path.name, device), device)

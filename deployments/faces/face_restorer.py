@@ -8,7 +8,6 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -16,8 +15,8 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from deployments.common import adjust, replica
+from deployments.common.batching import Batcher, BatchSettings
 from deployments.faces import restoration
-from serve_app.core.metrics import BatchRecorder
 
 log = logging.getLogger("photoserve.face_restorer")
 OPERATION = "restore-face"
@@ -25,15 +24,13 @@ DETECTOR = "dlib-face-landmarks-68"
 MAX_FACES = 10
 
 
-@dataclass(frozen=True)
-class FaceBatching:
-    max_batch_size: int = 4  # faces per GFPGAN batch
-    batch_wait_timeout_s: float = 0.0
-    max_concurrent_batches: int = 1
+FACE_BATCHING = BatchSettings(max_batch_size=4)  # faces per GFPGAN batch
 
 
 @serve.deployment(name="FaceRestorer", max_ongoing_requests=16)
 class FaceRestorer:
+    uses = ("Upscaler",)  # its handle comes first in __init__: the background
+
     def __init__(self, upscaler: DeploymentHandle) -> None:
         self.catalog, self.device = replica.setup()
         self.upscaler = upscaler.options(stream=True)
@@ -41,9 +38,7 @@ class FaceRestorer:
         self.network_name: str | None = None
         self.network = self._load_network()
         self.detector = self._load_detector()
-        self.batching = FaceBatching()
-        self.batch_sizes = BatchRecorder("FaceRestorer")
-        self.batcher = self._make_batcher(self.batching)
+        self.batcher = Batcher("FaceRestorer", self._restore_batch, FACE_BATCHING)
 
     def _load_network(self):
         from deployments.faces.gfpgan_network import GFPGANNetwork
@@ -67,17 +62,15 @@ class FaceRestorer:
             self.missing[DETECTOR] = str(exc)
             return None
 
+    @staticmethod
+    def parse_config(user_config: dict[str, Any]) -> BatchSettings:
+        return BatchSettings.parse(user_config, FACE_BATCHING)
+
     def reconfigure(self, user_config: dict[str, Any]) -> None:
-        batching = FaceBatching(**(user_config or {}).get("batching", {}))
-        if batching != self.batching:
-            self.batching, self.batcher = batching, self._make_batcher(batching)
+        self.batcher.configure(self.parse_config(user_config))
 
-    def _make_batcher(self, batching: FaceBatching):
-        async def restore_batch(crops: list[np.ndarray]) -> list[np.ndarray]:
-            self.batch_sizes.record(len(crops))
-            return await asyncio.to_thread(self.network.run, crops)
-
-        return serve.batch(**asdict(batching))(restore_batch)
+    async def _restore_batch(self, crops: list[np.ndarray]) -> list[np.ndarray]:
+        return await asyncio.to_thread(self.network.run, crops)
 
     def status(self) -> dict[str, Any]:
         loaded = [self.network_name] if self.network is not None else []

@@ -18,7 +18,7 @@ class GFPGANNetwork:
 
     @classmethod
     def load(cls, path: Path, device: DeviceConfig) -> GFPGANNetwork:
-        from deployments.upscale.sr_network import fp32_module, load_state_dict
+        from deployments.common.checkpoints import fp32_module, load_state_dict
 
         return cls(fp32_module(load_state_dict(path), "GFPGAN", path.name, device), device)
 

@@ -78,6 +78,7 @@ class Inpainter(ModelReplica):
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Nothing to tune: one pipeline call at a time, no batching."""
+        self.parse_config(user_config)
 
     async def run(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
         self.require_network()

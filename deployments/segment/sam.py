@@ -48,7 +48,7 @@ class Prompt:
 def load(path: Path, device: DeviceConfig, variant: str = "vit_b") -> SamModel:
     from segment_anything import sam_model_registry
 
-    from deployments.upscale.sr_network import load_state_dict
+    from deployments.common.checkpoints import load_state_dict
 
     if variant not in VARIANTS:
         raise ValueError(f"unknown SAM variant {variant!r}; one of {VARIANTS}")

@@ -107,8 +107,12 @@ class Segmenter(ModelReplica):
     def unusable(self, spec: ModelSpec) -> str | None:
         return None if spec.arch in VARIANTS else f"unknown architecture {spec.arch}"
 
+    @staticmethod
+    def parse_config(user_config: dict[str, Any]) -> SegmenterConfig:
+        return SegmenterConfig.parse(user_config or {})
+
     def reconfigure(self, user_config: dict[str, Any]) -> None:
-        self.config = SegmenterConfig.parse(user_config or {})
+        self.config = self.parse_config(user_config)
         self.cache.resize(self.config.cache_size)
 
     def status(self) -> dict[str, Any]:
@@ -170,4 +174,4 @@ class Segmenter(ModelReplica):
         embedding = await self._embedding(image)
         yield {"progress": 0.8}  # the encoder is nearly all of the time
         found = await self._predict(prompt, embedding)
-        yield {"image": np.repeat(found[..., None], 3, axis=2)}
+        yield {"image": found}  # HxW, 255 = selected

@@ -20,31 +20,28 @@ import numpy as np
 from ray import serve
 
 from deployments.common import adjust, memory, replica
+from deployments.common.batching import Batcher, BatchSettings
 from deployments.common.replica import ModelNotLoaded
 from deployments.upscale.pipeline import TileSettings, upscale
-from serve_app.core.metrics import BatchRecorder
 
 log = logging.getLogger("photoserve.upscaler")
 OPERATION = "upscale"
 
 
-@dataclass(frozen=True)
-class BatchSettings:
-    max_batch_size: int = 276 * 276  # pixels per batch (batch_size_fn counts pixels)
-    batch_wait_timeout_s: float = 0.0
-    max_concurrent_batches: int = 1
+# pixels per batch (tile_pixels counts them): one padded 256 px tile
+PIXEL_BATCHING = BatchSettings(max_batch_size=276 * 276)
 
 
 @dataclass(frozen=True)
 class UpscalerConfig:
     backend: str = "auto"
     tiles: TileSettings = field(default_factory=TileSettings)
-    batching: BatchSettings = field(default_factory=BatchSettings)
+    batching: BatchSettings = PIXEL_BATCHING
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> UpscalerConfig:
         tiles = TileSettings(**raw.get("tiles", {}))
-        batching = BatchSettings(**raw.get("batching", {}))
+        batching = BatchSettings.parse(raw, PIXEL_BATCHING)
         if tiles.tile <= 0:
             raise ValueError("tiles.tile must be positive in a Serve deployment")
         largest = (tiles.tile + 2 * tiles.tile_pad) ** 2
@@ -83,6 +80,8 @@ def tile_pixels(requests: list[TileRequest]) -> int:
 
 @serve.deployment(name="Upscaler", max_ongoing_requests=32)
 class Upscaler:
+    """Upscale (`run`, `upscale`) and enhance (`enhance`): the Real-ESRGAN models, loaded once."""
+
     def __init__(self) -> None:
         self.catalog, self.device = replica.setup()
         self.config = UpscalerConfig()
@@ -90,18 +89,19 @@ class Upscaler:
         self.backends: dict[str, str] = {}
         self.missing: dict[str, str] = {}
         self._load_networks(self.config.backend)
-        self.batcher = self._make_batcher(self.config.batching)
+        self.batcher = Batcher("Upscaler", self._infer, self.config.batching, tile_pixels)
         self.batch_stats = BatchStats()
-        self.batch_sizes = BatchRecorder("Upscaler")
         self.calls = 0
 
+    @staticmethod
+    def parse_config(user_config: dict[str, Any]) -> UpscalerConfig:
+        return UpscalerConfig.parse(user_config or {})
+
     def reconfigure(self, user_config: dict[str, Any]) -> None:
-        config = UpscalerConfig.parse(user_config or {})
+        config = self.parse_config(user_config)
         if config.backend != self.config.backend:
             self._load_networks(config.backend)
-        if config.batching != self.config.batching:
-            # a new queue; batches already queued in the old one still run
-            self.batcher = self._make_batcher(config.batching)
+        self.batcher.configure(config.batching)
         self.config = config
         log.info("upscaler config: %s", asdict(config))
 
@@ -122,20 +122,8 @@ class Upscaler:
         self.networks, self.backends, self.missing = loaded, backends, missing
         log.info("upscaler models: %s on %s", backends, self.device)
 
-    def _make_batcher(self, batching: BatchSettings):
-        async def infer_batch(requests: list[TileRequest]) -> list[np.ndarray]:
-            return await self._infer(requests)
-
-        return serve.batch(
-            max_batch_size=batching.max_batch_size,
-            batch_wait_timeout_s=batching.batch_wait_timeout_s,
-            max_concurrent_batches=batching.max_concurrent_batches,
-            batch_size_fn=tile_pixels,
-        )(infer_batch)
-
     async def _infer(self, requests: list[TileRequest]) -> list[np.ndarray]:
         self.batch_stats.record(requests)
-        self.batch_sizes.record(len(requests))
         results: list[np.ndarray] = [None] * len(requests)  # type: ignore[list-item]
         by_model: dict[str, list[int]] = {}
         for index, request in enumerate(requests):
@@ -172,13 +160,20 @@ class Upscaler:
                 event = {"image": await asyncio.to_thread(adjust.apply, event["image"], looks)}
             yield event
 
+    async def run(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
+        """An upscale job: `model`, `out_width` x `out_height`, PND's `adjust` looks."""
+        size = params["out_width"], params["out_height"]
+        looks = params.get("adjust") or None
+        async for event in self.upscale(image, params["model"], *size, looks):
+            yield event
+
     async def enhance(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
         """Measured colour/tone corrections, then (`denoise`) the compact Real-ESRGAN at
         scale 1: x4 and back down, which removes noise and JPEG blocks and sharpens."""
         from deployments.upscale import corrections
 
         looks = params["strength"], params["wb"], params["color"]
-        corrected = await asyncio.to_thread(enhance.enhance, image, *looks)
+        corrected = await asyncio.to_thread(corrections.enhance, image, *looks)
         if not params.get("denoise"):
             yield {"image": corrected}
             return

@@ -4,12 +4,12 @@ the admin check."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from serve_app.billing import accounts, ratelimit
-from serve_app.billing import apikeys as keys
+from serve_app.billing import accounts, apikeys, ratelimit
 from serve_app.billing.accounts import Account
 from serve_app.core.errors import AdminDisabled, InvalidAdminToken, InvalidKey, MissingKey
 from serve_app.core.plans import Plan
@@ -54,7 +54,7 @@ async def authenticate(request: Request, rt: Runtime, api_key: str | None) -> Ac
     if api_key is None:
         await _auth_failed(request, rt)
         raise MissingKey("Send your API key as `Authorization: Bearer <key>` or `x-api-key`.")
-    account = await accounts.by_key(rt, api_key) if keys.looks_like_key(api_key) else None
+    account = await accounts.by_key(rt, api_key) if apikeys.looks_like_key(api_key) else None
     if account is None or account.locked:
         await _auth_failed(request, rt)
         raise InvalidKey()
@@ -102,29 +102,40 @@ def require_admin(request: Request, rt: RuntimeDep) -> None:
         raise AdminDisabled("Set PHOTOSERVE_ADMIN_TOKEN to use the admin API.")
     auth = request.headers.get("authorization", "")
     given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
-    if not given or not keys.same(given, token):
+    if not given or not apikeys.same(given, token):
         raise InvalidAdminToken()
 
 
 AdminOnly = Depends(require_admin)
 
 
-ModelStatus = Callable[[], Awaitable[dict[str, bool | None]]]
+@dataclass(frozen=True)
+class Fleet:
+    """What the model deployments report. `models`: model -> loaded in a replica (False:
+    listed but not loaded; None: its deployment is scaled to zero and loads it on the next
+    request). `deployments`: deployment -> "up", "idle" (scaled to zero) or "down" (no
+    answer). `runs`: operation -> the deployment that runs it."""
+
+    models: dict[str, bool | None]
+    deployments: dict[str, str]
+    runs: dict[str, str]
+
+
+FleetStatus = Callable[[], Awaitable[Fleet]]
 # Set by the Serve Ingress replica. A module global, not app.state: Serve runs a deserialized
 # copy of the FastAPI app, while this module is shared by the replica and the routes.
-_model_status: ModelStatus | None = None
+_fleet_status: FleetStatus | None = None
 
 
-def use_model_status(provider: ModelStatus | None) -> None:
-    global _model_status
-    _model_status = provider
+def use_fleet_status(provider: FleetStatus | None) -> None:
+    global _fleet_status
+    _fleet_status = provider
 
 
-async def loaded_models(request: Request) -> dict[str, bool] | None:
-    """Model name -> loaded in a replica; None where this process has no model deployments
-    (plain uvicorn)."""
-    provider = getattr(request.app.state, "model_status", None) or _model_status
+async def fleet(request: Request) -> Fleet | None:
+    """None where this process has no model deployments (plain uvicorn)."""
+    provider = getattr(request.app.state, "fleet_status", None) or _fleet_status
     return await provider() if provider else None
 
 
-LoadedModels = Annotated[dict[str, bool | None] | None, Depends(loaded_models)]
+FleetDep = Annotated[Fleet | None, Depends(fleet)]

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from serve_app import operations
 from serve_app.billing import ratelimit
 from serve_app.billing.accounts import Account
 from serve_app.billing.ratelimit import RateState
 from serve_app.core import clock
 from serve_app.core.runtime import Runtime
+from serve_app.engine.jobs import Job
 
 RATE_CLASS = "status"
 DEFAULT_JOB_SECONDS = 5.0
@@ -19,19 +21,15 @@ DEFAULT_JOB_SECONDS = 5.0
 @dataclass
 class Poll:
     rate: RateState
-    job: dict[str, str] | None
+    job: Job | None
     depth: int
     per_job_s: float
     first_done: bool
 
 
-def operations(rt: Runtime) -> list[str]:
-    return sorted({spec.operation for spec in rt.catalog.specs.values()})
-
-
 async def poll(rt: Runtime, account: Account, plan_limit: int, tier: str, job_id: str) -> Poll:
     now_ms = clock.ms(rt.clock())
-    ops = operations(rt)
+    ops = operations.names()
     k = rt.keys
     reply = await rt.scripts.poll(
         keys=[k.rate(account.id, RATE_CLASS), k.job(job_id), k.timings, *map(k.depth, ops)],
@@ -40,6 +38,6 @@ async def poll(rt: Runtime, account: Account, plan_limit: int, tier: str, job_id
     allowed, count, oldest, first_done, depth, seconds = reply[:6]
     rate = ratelimit.state(RATE_CLASS, tier, plan_limit, now_ms, allowed, count, oldest)
     fields = reply[6:]
-    job = dict(zip(fields[::2], fields[1::2], strict=True)) or None
+    job = Job.restore(dict(zip(fields[::2], fields[1::2], strict=True))) if fields else None
     per_job = float(seconds) if seconds else DEFAULT_JOB_SECONDS
     return Poll(rate, job, int(depth), per_job, bool(first_done))

@@ -14,7 +14,7 @@ from serve_app.api.views import public_job
 from serve_app.core.errors import JobNotFound
 from serve_app.core.runtime import Runtime
 from serve_app.engine import images, jobs
-from serve_app.engine.jobs import FINISHED, JobStatus
+from serve_app.engine.jobs import Job, JobStatus
 
 # Below this a result goes out as one ASGI message: behind Serve's proxy every message is a
 # Ray object, and FileResponse's 64 KB chunks cost ~10-20 CPU-ms per 1.5 MB result here.
@@ -25,23 +25,23 @@ def base_url(request: Request, rt: Runtime) -> str:
     return rt.settings.public_base_url or str(request.base_url)
 
 
-def polling_interval(job: dict[str, str], depth: int, per_job_s: float, workers: int) -> int:
+def polling_interval(job: Job, depth: int, per_job_s: float, workers: int) -> int:
     """Seconds until a poll is worth making: a third of the expected time left, 1..10 s."""
-    if job["status"] == JobStatus.PROCESSING:
-        left = per_job_s * (1 - int(job.get("progress") or 0) / 100)
+    if job.status == JobStatus.PROCESSING:
+        left = per_job_s * (1 - job.progress / 100)
     else:
         left = per_job_s * (depth / max(1, workers) + 1)
     return max(1, min(10, math.ceil(left / 3)))
 
 
 def render(
-    rt: Runtime, job: dict[str, str], request: Request, first_done: bool, depth: int, per_job: float
+    rt: Runtime, job: Job, request: Request, first_done: bool, depth: int, per_job: float
 ) -> OrjsonResponse:
     body = public_job(job, base_url(request, rt), rt.settings, rt.clock())
     headers = {}
-    if job["status"] == JobStatus.DONE:
+    if job.status == JobStatus.DONE:
         body["deducted_this_call"] = first_done
-    elif job["status"] not in FINISHED:
+    elif not job.finished:
         interval = polling_interval(job, depth, per_job, rt.settings.dispatch_concurrency)
         body["polling_interval"] = interval
         headers["Retry-After"] = str(interval)
@@ -52,26 +52,26 @@ def poll_response(rt: Runtime, found: Poll, request: Request) -> OrjsonResponse:
     return render(rt, found.job, request, found.first_done, found.depth, found.per_job_s)
 
 
-async def job_response(rt: Runtime, job: dict[str, str], request: Request) -> OrjsonResponse:
+async def job_response(rt: Runtime, job: Job, request: Request) -> OrjsonResponse:
     """A finished job's body (sync mode)."""
-    first = job["status"] == JobStatus.DONE and await jobs.first_report(rt, job["job_id"])
+    first = job.status == JobStatus.DONE and await jobs.first_report(rt, job.job_id)
     return render(rt, job, request, first, 0, DEFAULT_JOB_SECONDS)
 
 
 async def file_response(
-    request: Request, rt: Runtime, job: dict[str, str], key: str, fmt: str, attach: bool
+    request: Request, rt: Runtime, job: Job, key: str, fmt: str, attach: bool
 ) -> Response:
     """The stored result with caching headers; 304 for a matching If-None-Match."""
     stat = await rt.blobs.stat(key)
     if stat is None:
         raise JobNotFound("The result has expired.")
     etag = f'"{stat.size:x}-{int(stat.modified * 1e6):x}"'
-    kept_until = float(job.get("completed_at") or rt.clock()) + rt.settings.result_ttl_s
+    kept_until = (job.completed_at or rt.clock()) + rt.settings.result_ttl_s
     max_age = max(0, int(kept_until - rt.clock()))
     headers = {"ETag": etag, "Cache-Control": f"private, max-age={max_age}"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
-    filename = f"{job['job_id']}.{fmt}"
+    filename = f"{job.job_id}.{fmt}"
     media_type = images.CONTENT_TYPES[fmt]
     local = rt.blobs.local_path(key)
     if local is not None and stat.size > ONE_MESSAGE_MAX_BYTES:  # stream big files from disk

@@ -1,10 +1,18 @@
-"""What every submit route shares: plan check, Idempotency-Key, the atomic submit, and sync
-mode (`?wait=N`: the finished job's body, or its image with `Accept: image/*`)."""
+"""The one submit path, for every operation on every surface: plan check, Idempotency-Key,
+the operation's own validation and planning, the atomic submit, and sync mode (`?wait=N`:
+the finished job's body, or its image with `Accept: image/*`).
+
+A vendor surface shapes it with a `SubmitStyle` (its input limits, how its fields map onto
+the operation's parameters, its job id form and its response bodies); the native API is the
+default style.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import Request
 from starlette.responses import Response
@@ -16,31 +24,44 @@ from serve_app.api.results import file_response, job_response
 from serve_app.billing import credits, idempotency
 from serve_app.billing.accounts import Account
 from serve_app.core.errors import OperationNotAllowed
+from serve_app.core.keyspace import Blobs
 from serve_app.core.runtime import Runtime
-from serve_app.engine import jobs
-from serve_app.engine.images import ImageInfo
-from serve_app.engine.jobs import JobStatus, NewJob
+from serve_app.core.settings import Settings
+from serve_app.engine import images, jobs
+from serve_app.engine.jobs import Job, JobStatus, NewJob
+from serve_app.operations import Operation, Plan
 
 
-@dataclass
-class Prepared:
-    job: NewJob
-    size_label: str
-    mask: bytes | None = None  # normalised mask PNG, stored at job.params["mask_key"]
+@dataclass(frozen=True)
+class Mapped:
+    """A vendor's request in the operation's terms."""
+
+    params: dict[str, Any]  # read by the operation's parameter model
+    job_params: dict[str, Any] = field(default_factory=dict)  # added to the planned job's
+    job_id: str = ""  # the vendor's id form ("" = ours)
 
 
-Prepare = Callable[[Runtime, Account, Submission], Awaitable[Prepared]]
+Accepted = Callable[[Request, Runtime, Account, dict], Awaitable[Response]]
+Finished = Callable[[Request, Runtime, Account, Job], Awaitable[Response]]
 
 
-def new_job(
-    account: Account, operation: str, cost: int, params: dict, info: ImageInfo, job_id: str = ""
-) -> NewJob:
-    """A job for an uploaded image; its input is stored under the job's own id."""
-    job = NewJob(account.id, operation, cost, params, "", info.width, info.height)
-    if job_id:
-        job.job_id = job_id
-    job.input_key = f"inputs/{job.job_id}.{info.format}"
-    return job
+async def native_accepted(request: Request, rt: Runtime, account: Account, body: dict):
+    return OrjsonResponse(body, status_code=202)
+
+
+async def native_finished(request: Request, rt: Runtime, account: Account, job: Job):
+    return await job_response(rt, job, request)
+
+
+@dataclass(frozen=True)
+class SubmitStyle:
+    limits: Callable[[Settings, Operation], tuple[int, int]] | None = None  # (bytes, edge)
+    map: Callable[[dict[str, Any]], Mapped] = lambda params: Mapped(params)
+    accepted: Accepted = native_accepted  # the body once the job is queued
+    finished: Finished = native_finished  # the body of a job finished within `?wait`
+
+
+NATIVE = SubmitStyle()
 
 
 def check_plan(rt: Runtime, account: Account, operation: str) -> None:
@@ -49,70 +70,91 @@ def check_plan(rt: Runtime, account: Account, operation: str) -> None:
 
 
 async def submit(
-    request: Request,
-    rt: Runtime,
-    account: Account,
-    operation: str,
-    prepare: Prepare,
-    default_wait_s: float = 0.0,
+    request: Request, rt: Runtime, account: Account, op: Operation, style: SubmitStyle = NATIVE
 ) -> Response:
-    check_plan(rt, account, operation)
+    check_plan(rt, account, op.name)
     wait_s = waiting.parse_wait(
-        request.query_params.get("wait"), rt.settings.max_wait_s, default_wait_s
+        request.query_params.get("wait"), rt.settings.max_wait_s, op.default_wait_s
     )
-    submission = await read_submission(request, rt.settings)
+    sent = await read_submission(request, rt.settings)
     fingerprint = idempotency.fingerprint(
-        request.url.path, submission.params, submission.image + (submission.mask or b"")
+        request.url.path, sent.params, sent.image + (sent.mask or b"")
     )
     claim = await idempotency.claim(
         rt, account.id, request.headers.get("idempotency-key"), fingerprint
     )
     if claim is not None and claim.replay is not None:
-        body, headers = claim.replay, {"Idempotent-Replayed": "true"}
+        body, replayed = claim.replay, True
     else:
         try:
-            body = await accept(rt, account, submission, prepare, claim)
+            body = await accept(rt, account, op, sent, style, claim)
         except BaseException:
             await idempotency.abandon(rt, claim)
             raise
-        headers = {}
+        replayed = False
     if wait_s > 0:
         finished = await waiting.until_finished(rt, body["job_id"], wait_s)
         if finished is not None:
-            return await _finished_response(request, rt, finished)
-    return OrjsonResponse(body, status_code=202, headers=headers)
+            return await _finished(request, rt, account, finished, style)
+    response = await style.accepted(request, rt, account, body)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _limits(rt: Runtime, op: Operation, style: SubmitStyle) -> tuple[int, int]:
+    if style.limits is not None:
+        return style.limits(rt.settings, op)
+    return rt.settings.max_image_bytes, op.max_edge(rt.settings)
+
+
+async def plan(
+    rt: Runtime, op: Operation, info: images.ImageInfo, mask: bytes | None, params: dict
+) -> Plan:
+    """The operation's checks after the image header (operations/_operation.py)."""
+    args = (params, info, mask, rt.catalog, rt.plans, rt.settings)
+    if mask is None:
+        return op.check(*args)
+    return await asyncio.to_thread(op.check, *args)  # decoding the mask takes a few ms
 
 
 async def accept(
-    rt: Runtime, account: Account, submission: Submission, prepare: Prepare, claim=None
+    rt: Runtime, account: Account, op: Operation, sent: Submission, style=NATIVE, claim=None
 ) -> dict:
-    """Store the input, then reserve and enqueue in one script; the native 202 body."""
-    prepared = await prepare(rt, account, submission)
-    job = prepared.job
-    await rt.blobs.put(job.input_key, submission.image)
-    mask_key = job.params.get("mask_key")
-    if mask_key:
-        await rt.blobs.put(mask_key, prepared.mask)
-    body = {"ok": True, "job_id": job.job_id, "status": "queued", "cost": job.cost}
+    """Check and plan, store the input, then reserve and enqueue in one script; the native
+    202 body."""
+    mapped = style.map(sent.params)
+    info = images.inspect(sent.image, *_limits(rt, op, style))
+    planned = await plan(rt, op, info, sent.mask, mapped.params)
+    job_id = mapped.job_id or jobs.new_job_id()
+    params = {**planned.params, **mapped.job_params}
+    if planned.mask is not None:
+        params["mask_key"] = Blobs.mask(job_id)
+    input_key = Blobs.input(job_id, info.format)
+    job = NewJob(account.id, op.name, planned.cost, params, input_key, *info.size, job_id)
+    stored = {input_key: sent.image, params.get("mask_key"): planned.mask}
+    for key, data in stored.items():
+        if key is not None:
+            await rt.blobs.put(key, data)
+    body = {"ok": True, "job_id": job_id, "status": "queued", "cost": job.cost}
     try:
         remaining = await jobs.submit(
             rt,
             job,
             credits.quota(rt, account.plan),
-            prepared.size_label,
+            planned.size_label,
             claim.record(body) if claim else None,
         )
     except BaseException:
-        await rt.blobs.delete(job.input_key)
-        if mask_key:
-            await rt.blobs.delete(mask_key)
+        for key in stored:
+            if key is not None:
+                await rt.blobs.delete(key)
         raise
     return {**body, "remaining": remaining}
 
 
-async def _finished_response(request: Request, rt: Runtime, job: dict[str, str]) -> Response:
+async def _finished(request, rt: Runtime, account: Account, job: Job, style) -> Response:
     wants_image = request.headers.get("accept", "").startswith("image/")
-    if wants_image and job["status"] == JobStatus.DONE:
-        key = job["result_key"]
-        return await file_response(request, rt, job, key, key.rsplit(".", 1)[-1], attach=False)
-    return await job_response(rt, job, request)
+    if wants_image and job.status == JobStatus.DONE:
+        return await file_response(request, rt, job, job.result_key, job.result_format, False)
+    return await style.finished(request, rt, account, job)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from redis.exceptions import RedisError
 
 from serve_app.core.pubsub import Subscription
+from serve_app.core.runtime import Runtime
 
 TTL_S = 2.0
 MAX_ENTRIES = 100_000
@@ -29,13 +30,17 @@ class Cached:
 
 
 class AccountCache:
-    def __init__(self, redis, channel: str, ttl_s: float = TTL_S):
-        self.redis = redis
-        self.channel = channel
+    """One per process: `rt.part(AccountCache)`."""
+
+    def __init__(self, rt: Runtime, ttl_s: float = TTL_S):
+        self.redis = rt.redis
+        self.channel = rt.keys.account_events
         self.ttl_s = ttl_s
         self.entries: dict[str, Cached] = {}
         # anything missed while not subscribed is forgotten: entries are rebuilt on demand
-        self.subscription = Subscription(redis, channel, self.evict_account, self.entries.clear)
+        self.subscription = Subscription(
+            self.redis, self.channel, self.evict_account, self.entries.clear
+        )
 
     def get(self, key_hash: str) -> Cached | None:
         self.subscription.ensure_running()

@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 
 from serve_app.billing import credits as credit_buckets
+from serve_app.billing.account_cache import AccountCache
 from serve_app.billing.apikeys import generate_key, hash_key, same
 from serve_app.core.runtime import Runtime
 
@@ -46,7 +47,7 @@ async def create(rt: Runtime, credits: int, plan: str) -> tuple[str, str]:
 
 async def by_key(rt: Runtime, api_key: str) -> Account | None:
     key_hash = hash_key(rt.settings.key_secret, api_key)
-    cached = rt.account_cache.get(key_hash)
+    cached = rt.part(AccountCache).get(key_hash)
     if cached is not None:
         return Account(cached.account_id, cached.plan, cached.locked)
     found = await rt.scripts.account_by_key(
@@ -57,7 +58,7 @@ async def by_key(rt: Runtime, api_key: str) -> Account | None:
     account_id, plan, locked, stored_hash = found
     if not plan or not same(stored_hash, key_hash):
         return None
-    rt.account_cache.put(key_hash, account_id, plan, locked == "1")
+    rt.part(AccountCache).put(key_hash, account_id, plan, locked == "1")
     return Account(account_id, plan, locked == "1")
 
 
@@ -72,7 +73,7 @@ async def get(rt: Runtime, account_id: str) -> dict[str, str]:
 async def update(rt: Runtime, account_id: str, **fields) -> dict[str, str]:
     await get(rt, account_id)
     await rt.redis.hset(rt.keys.account(account_id), mapping=fields)
-    await rt.account_cache.invalidate(account_id)
+    await rt.part(AccountCache).invalidate(account_id)
     return await get(rt, account_id)
 
 
@@ -88,7 +89,7 @@ async def rotate(rt: Runtime, account_id: str, old_key: str) -> str:
     )
     if not swapped:
         raise AccountMissing(account_id)
-    await rt.account_cache.invalidate(account_id)
+    await rt.part(AccountCache).invalidate(account_id)
     return new_key
 
 

@@ -36,6 +36,28 @@ class Balance:
     def used_today(self) -> int:
         return max(0, self.free_limit - self.free_today)
 
+    def buckets(self) -> dict[str, int]:
+        return {
+            "sub": self.sub,
+            "extra": self.extra,
+            "free_today": self.free_today,
+            "total": self.total,
+        }
+
+
+# a hold's parts, as lua/lib.lua's reserve names them -> the bucket they came from
+_PARTS = {"p:free_today": "free", "p:sub": "sub", "p:extra": "extra"}
+
+
+async def source(rt: Runtime, job_id: str) -> str:
+    """Which bucket a job's credits were taken from (the soonest-expiring one it touched;
+    a hold is kept 30 days after it is captured or released)."""
+    parts = await rt.redis.hkeys(rt.keys.hold(job_id))
+    for prefix, name in _PARTS.items():
+        if any(part.startswith(prefix) for part in parts):
+            return name
+    return "extra"
+
 
 def quota(rt: Runtime, plan: str) -> int:
     return rt.plans.get(plan).free_daily if rt.plans.exists(plan) else 0

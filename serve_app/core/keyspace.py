@@ -1,4 +1,5 @@
-"""Redis key names, all under one prefix (see DESIGN.md, "Redis data model")."""
+"""Where things are kept: Redis key names, all under one prefix (see DESIGN.md, "Redis data
+model"), and blob store keys (images never go to Redis)."""
 
 from __future__ import annotations
 
@@ -99,3 +100,33 @@ class KeySpace:
     @property
     def group(self) -> str:
         return "dispatch"
+
+
+class Blobs:
+    """Blob store keys of a job's images. Retention sweeps `INPUTS` and `RESULTS` by age."""
+
+    INPUTS = "inputs"
+    RESULTS = "results"
+
+    @staticmethod
+    def input(job_id: str, fmt: str) -> str:
+        return f"inputs/{job_id}.{fmt}"
+
+    @staticmethod
+    def mask(job_id: str) -> str:
+        """The checked, binary mask uploaded with an erase or inpaint job."""
+        return f"inputs/{job_id}.mask.png"
+
+    @staticmethod
+    def result(job_id: str, fmt: str) -> str:
+        return f"results/{job_id}.{fmt}"
+
+    @staticmethod
+    def face(job_id: str, index: int) -> str:
+        """An extra result: the index-th restored face, 512x512 PNG."""
+        return f"results/{job_id}.face{index}.png"
+
+    @staticmethod
+    def variant(job_id: str, quality: int, fmt: str) -> str:
+        """The result converted on download (`?format=&quality=`), kept for the next one."""
+        return f"results/{job_id}.q{quality}.{fmt}"

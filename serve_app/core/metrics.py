@@ -55,9 +55,8 @@ async def add(rt: Runtime, fields: dict[str, float]) -> None:
         log.debug("metrics not recorded: %s", exc)
 
 
-async def observe_job(rt: Runtime, job: dict[str, str], processing_s: float) -> None:
-    operation = job.get("operation", "unknown")
-    waited = float(job.get("started_at") or 0) - float(job.get("created_at") or 0)
+async def observe_job(rt: Runtime, operation: str, waited: float, processing_s: float) -> None:
+    """One finished job: how long it waited in the queue and how long it ran."""
     fields = histogram_fields("job_processing_seconds", operation, processing_s, LATENCY_BUCKETS)
     if waited >= 0:
         fields |= histogram_fields("job_queue_wait_seconds", operation, waited, LATENCY_BUCKETS)

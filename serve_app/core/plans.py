@@ -22,6 +22,7 @@ class Plan:
     operations: tuple[str, ...] = ("*",)
     rate_limits: dict[str, int] = field(default_factory=dict)
     grant: dict[str, Any] | None = None
+    vip: bool = False  # a paying plan (PND's user_type "vip")
 
     def allows(self, operation: str) -> bool:
         return "*" in self.operations or operation in self.operations
@@ -69,4 +70,5 @@ def _plan(name: str, entry: dict[str, Any]) -> Plan:
         operations=tuple(entry.get("operations") or ("*",)),
         rate_limits={k: int(v) for k, v in (entry.get("rate_limits") or {}).items()},
         grant=entry.get("grant"),
+        vip=bool(entry.get("vip", False)),
     )

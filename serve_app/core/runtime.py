@@ -1,13 +1,18 @@
-"""Everything a request or the dispatcher needs, built once per process."""
+"""Everything a request or the dispatcher needs, built once per process.
+
+Per-process listeners that belong to the layers above (billing's account cache, the engine's
+job-finished events) are `parts`: made from the runtime on first use and closed with it, so
+this module knows none of them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 from redis.asyncio import Redis
 
-from serve_app.billing.account_cache import AccountCache
 from serve_app.core import clock
 from serve_app.core.catalog import Catalog
 from serve_app.core.keyspace import KeySpace
@@ -16,7 +21,13 @@ from serve_app.core.redis_client import connect
 from serve_app.core.scripts import Scripts
 from serve_app.core.settings import Settings
 from serve_app.core.storage import BlobStore, open_store
-from serve_app.engine.events import JobEvents
+
+
+class Part(Protocol):
+    async def close(self) -> None: ...
+
+
+P = TypeVar("P", bound=Part)
 
 
 @dataclass
@@ -29,20 +40,14 @@ class Runtime:
     catalog: Catalog
     plans: Plans
     clock: Callable[[], float] = field(default=clock.now)
-    _events: JobEvents | None = None
-    _account_cache: AccountCache | None = None
+    _parts: dict[type, Any] = field(default_factory=dict)
 
-    @property
-    def account_cache(self) -> AccountCache:
-        if self._account_cache is None:
-            self._account_cache = AccountCache(self.redis, self.keys.account_events)
-        return self._account_cache
-
-    @property
-    def events(self) -> JobEvents:
-        if self._events is None:
-            self._events = JobEvents(self.redis, self.keys.job_events)
-        return self._events
+    def part(self, kind: Callable[[Runtime], P]) -> P:
+        """This process's one `kind(runtime)`, made on first use."""
+        found = self._parts.get(kind)
+        if found is None:
+            found = self._parts[kind] = kind(self)
+        return found
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -58,7 +63,7 @@ class Runtime:
         )
 
     async def close(self) -> None:
-        for listener in (self._events, self._account_cache):
-            if listener is not None:
-                await listener.close()
+        for part in self._parts.values():
+            await part.close()
+        self._parts.clear()
         await self.redis.aclose()

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BeforeValidator, Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"
@@ -15,6 +16,13 @@ CONFIGS = ROOT / "configs"
 
 def _env(name: str) -> AliasChoices:
     return AliasChoices(f"PHOTOSERVE_{name}", name)
+
+
+def _names(value: Any) -> Any:
+    """A comma-separated list from the environment."""
+    if isinstance(value, str):
+        return tuple(name.strip() for name in value.split(",") if name.strip())
+    return value
 
 
 class Settings(BaseSettings):
@@ -54,6 +62,9 @@ class Settings(BaseSettings):
     url_max_redirects: int = 3
     allow_private_urls: bool = False
 
+    # operation modules kept outside this repository (import paths), each declaring OPERATION
+    extra_operations: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_names)] = ()
+
     dispatch_enabled: bool = True
     dispatch_block_ms: int = 1000
     dispatch_concurrency: int = 4  # per operation, unless the Dispatcher's user_config says
@@ -63,9 +74,8 @@ class Settings(BaseSettings):
     claim_idle_s: float = 60.0
     reclaim_interval_s: float = 5.0
     max_deliveries: int = 3
-    # seconds a job may spend processing, per operation
-    deadlines: dict[str, float] = {"upscale": 900.0}
-    default_deadline_s: float = 900.0
+    # seconds a job may spend processing, per operation (overrides each operation's own)
+    deadlines: dict[str, float] = {}
     shutdown_grace_s: float = 20.0
     sweep_interval_s: float = 300.0
 
@@ -78,9 +88,6 @@ class Settings(BaseSettings):
     def job_ttl_s(self) -> int:
         # a job record outlives its result a little, so "expired" is reported precisely
         return self.result_ttl_s + 3600
-
-    def deadline(self, operation: str) -> float:
-        return self.deadlines.get(operation, self.default_deadline_s)
 
     @property
     def blobs(self) -> Path:

@@ -1,12 +1,18 @@
 """How the dispatcher reaches a model: a backend streams events for one job's image.
 
-Events are dicts: {"progress": 0..1} as work advances, then {"image": HxWx3 uint8}.
-A failure the customer should see is raised as JobFailure with a job error code.
+Events are dicts: {"progress": 0..1} as work advances, then the result {"image": HxWx3 or
+HxW uint8, "alpha"?: HxW, "faces"?: [crops], "seed"?: int}. A failure the customer should see
+is raised as JobFailure with a job error code.
+
+Every model deployment streams `method(image, params)`; `Call` relays one, `MaskedCall` first
+asks the Segmenter for the mask when the job came with clicks instead of a mask file.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol
 
 import numpy as np
@@ -23,12 +29,34 @@ class Backend(Protocol):
     def stream(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]: ...
 
 
+class ResultKind(StrEnum):
+    """What an operation's result is, and so where its transparency comes from."""
+
+    IMAGE = "image"  # RGB; the input's transparency is kept (resized with it)
+    RGBA = "rgba"  # the model's own transparency replaces the input's (None: opaque)
+    MASK = "mask"  # one channel, white = selected
+    IMAGES = "images"  # an image plus extra images (restored faces), each a result
+
+    @property
+    def keeps_input_alpha(self) -> bool:
+        return self in (ResultKind.IMAGE, ResultKind.IMAGES)
+
+
+@dataclass(frozen=True)
+class Lane:
+    """How the engine runs one operation's jobs."""
+
+    backend: Backend
+    deadline_s: float = 900.0
+    result: ResultKind = ResultKind.IMAGE
+
+
 def _cause_name(exc: BaseException) -> str:
     cause = getattr(exc, "cause", None) or exc
     return type(cause).__name__
 
 
-_MISSING_MODEL = {"ModelNotLoaded"}  # deployments/replica.py
+_MISSING_MODEL = {"ModelNotLoaded"}  # deployments/common/replica.py
 
 
 async def _relay(response) -> AsyncIterator[dict]:
@@ -41,78 +69,28 @@ async def _relay(response) -> AsyncIterator[dict]:
         raise
 
 
-class UpscaleHandleBackend:
-    """Upscale through the Upscaler deployment's handle (streaming progress back)."""
+class Call:
+    """A model deployment's streaming `method(image, params)`, through its handle."""
 
-    def __init__(self, handle):
+    def __init__(self, handle, method: str = "run"):
         self.handle = handle.options(stream=True)
+        self.method = method
 
     def stream(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
-        size = (params["out_width"], params["out_height"])
-        adjust = params.get("adjust") or None
-        return _relay(self.handle.upscale.remote(image, params["model"], *size, adjust))
+        return _relay(getattr(self.handle, self.method).remote(image, params))
 
 
-class FaceHandleBackend:
-    """Face restoration through the FaceRestorer deployment's handle."""
-
-    def __init__(self, handle):
-        self.handle = handle.options(stream=True)
-
-    def stream(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
-        return _relay(self.handle.restore.remote(image, params))
-
-
-class ModelHandleBackend:
-    """A model deployment whose `run(image, params)` streams progress then the result."""
-
-    def __init__(self, handle):
-        self.handle = handle.options(stream=True)
-
-    def stream(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
-        return _relay(self.handle.run.remote(image, params))
-
-
-class MaskResultHandleBackend(ModelHandleBackend):
-    """Results that replace the input's transparency: a mask comes back as one channel
-    (segment, remove-background's only_mask), a cut-out brings its own alpha, a subject over
-    a flat colour has none."""
-
-    def __init__(self, handle, always_mask: bool):
-        super().__init__(handle)
-        self.always_mask = always_mask
-
-    async def stream(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
-        gray = self.always_mask or bool(params.get("only_mask"))
-        async for event in super().stream(image, params):
-            if "image" in event:
-                result = event["image"]
-                if gray and result.ndim == 3:
-                    result = result[..., 0]
-                event = {"image": result, "alpha": event.get("alpha")}
-            yield event
-
-
-class MaskedHandleBackend(ModelHandleBackend):
+class MaskedCall(Call):
     """Erase / inpaint: the mask was uploaded, or the Segmenter finds it from clicks first."""
 
-    def __init__(self, handle, segmenter):
-        super().__init__(handle)
+    def __init__(self, handle, segmenter, method: str = "run"):
+        super().__init__(handle, method)
         self.segmenter = segmenter
 
     async def stream(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
         start = 0.0
         if params.get("mask") is None:
-            clicks = {"points": params.get("points") or [], "box": params.get("box")}
-            try:
-                mask = await self.segmenter.mask.remote(image, clicks)
-            except Exception as exc:
-                if _cause_name(exc) in _MISSING_MODEL:
-                    raise JobFailure("model_unavailable", "The segmenter is not loaded.") from exc
-                raise
-            if not mask.any():
-                raise JobFailure("empty_mask", "The clicks selected nothing to change.")
-            params = {**params, "mask": mask}
+            params = {**params, "mask": await self._mask(image, params)}
             start = 0.1
             yield {"progress": start}
         async for event in super().stream(image, params):
@@ -120,15 +98,17 @@ class MaskedHandleBackend(ModelHandleBackend):
                 event = {"progress": start + (1 - start) * event["progress"]}
             yield event
 
-
-class EnhanceHandleBackend:
-    """Classical corrections (and Real-ESRGAN at scale 1) in the Upscaler deployment."""
-
-    def __init__(self, upscaler):
-        self.handle = upscaler.options(stream=True)
-
-    def stream(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
-        return _relay(self.handle.enhance.remote(image, params))
+    async def _mask(self, image: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+        clicks = {"points": params.get("points") or [], "box": params.get("box")}
+        try:
+            mask = await self.segmenter.mask.remote(image, clicks)
+        except Exception as exc:
+            if _cause_name(exc) in _MISSING_MODEL:
+                raise JobFailure("model_unavailable", "The segmenter is not loaded.") from exc
+            raise
+        if not mask.any():
+            raise JobFailure("empty_mask", "The clicks selected nothing to change.")
+        return mask
 
 
 # Failures of the machinery rather than of the job: the replica died, was being replaced, or

@@ -1,6 +1,6 @@
 """The dispatcher: pulls jobs from the Redis Streams consumer group and runs them.
 
-- An entry is acknowledged only after the job's outcome is stored (execution.JobRunner), so a
+- An entry is acknowledged only after the job's outcome is stored (execution.Executor), so a
   crash anywhere before that leaves it pending in the group.
 - It pulls no more entries per operation than that operation has slots: waiting work stays in
   Redis, and one busy operation never holds back another. Slots are sized (Dispatcher
@@ -24,8 +24,8 @@ from redis.exceptions import RedisError, ResponseError
 
 from serve_app.core import logs
 from serve_app.core.runtime import Runtime
-from serve_app.engine.backends import Backend
-from serve_app.engine.execution import JobRunner
+from serve_app.engine.backends import Lane
+from serve_app.engine.execution import Executor
 
 log = logging.getLogger("photoserve.dispatcher")
 
@@ -67,13 +67,13 @@ class InFlight:
 
 
 class Dispatcher:
-    def __init__(self, rt: Runtime, backends: dict[str, Backend], consumer: str):
+    def __init__(self, rt: Runtime, lanes: dict[str, Lane], consumer: str):
         self.rt = rt
-        self.backends = backends
+        self.lanes = lanes
         self.consumer = consumer
-        self.runner = JobRunner(rt, backends)
+        self.executor = Executor(rt, lanes)
         size = rt.settings.dispatch_concurrency
-        self.slots = {operation: Slots(size) for operation in backends}
+        self.slots = {operation: Slots(size) for operation in lanes}
         self.in_flight: dict[str, InFlight] = {}
         self.loops: list[asyncio.Task] = []
         self.stopping = asyncio.Event()
@@ -83,7 +83,7 @@ class Dispatcher:
         return {item.task for item in self.in_flight.values() if item.task}
 
     async def start(self) -> None:
-        for operation in self.backends:
+        for operation in self.lanes:
             await ensure_group(self.rt, self.rt.keys.stream(operation))
             self.loops.append(asyncio.create_task(self._consume(operation)))
             self.loops.append(asyncio.create_task(self._reclaim(operation)))
@@ -203,7 +203,7 @@ class Dispatcher:
     async def _handle(self, item: InFlight) -> None:
         try:
             with logs.job_context(item.job_id):
-                await self.runner.run(item.operation, item.job_id)
+                await self.executor.run(item.operation, item.job_id)
             await self.rt.redis.xack(item.stream, self.rt.keys.group, item.entry_id)
         except asyncio.CancelledError:
             raise  # stays in in_flight: stop() hands it back

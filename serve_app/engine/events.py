@@ -9,12 +9,16 @@ import asyncio
 import contextlib
 
 from serve_app.core.pubsub import Subscription
+from serve_app.core.runtime import Runtime
 
 
 class JobEvents:
-    def __init__(self, redis, channel: str):
+    """One per process: `rt.part(JobEvents)`."""
+
+    def __init__(self, rt: Runtime, channel: str | None = None):
         self.waiters: dict[str, set[asyncio.Future]] = {}
-        self.subscription = Subscription(redis, channel, self._notify)
+        channel = channel or rt.keys.job_events
+        self.subscription = Subscription(rt.redis, channel, self._notify)
 
     def register(self, job_id: str) -> asyncio.Future:
         self.subscription.ensure_running()

@@ -12,81 +12,79 @@ import logging
 import time
 from typing import Any
 
-import orjson
-
 from serve_app.core import logs, metrics
+from serve_app.core.keyspace import Blobs
 from serve_app.core.runtime import Runtime
 from serve_app.core.storage import BlobNotFound
 from serve_app.engine import images, jobs, masks
-from serve_app.engine.backends import Backend, JobFailure, is_retryable
-from serve_app.engine.jobs import JobStatus
+from serve_app.engine.backends import Backend, JobFailure, Lane, is_retryable
+from serve_app.engine.jobs import Job, JobStatus
 
 log = logging.getLogger("photoserve.execution")
-
-
-def face_key(job_id: str, index: int) -> str:
-    return f"results/{job_id}.face{index}.png"
 
 
 PROGRESS_INTERVAL_S = 0.25
 BACKEND_RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 15.0)
 
 
-class JobRunner:
-    def __init__(self, rt: Runtime, backends: dict[str, Backend]):
+class Executor:
+    def __init__(self, rt: Runtime, lanes: dict[str, Lane]):
         self.rt = rt
-        self.backends = backends
+        self.lanes = lanes
 
     async def run(self, operation: str, job_id: str) -> None:
         state, job = await jobs.start(self.rt, job_id, operation)
         if state == -1:
-            await self._release_orphan(job_id)
-        if state != 1:
+            await self._release_orphan(job_id, operation)
+        if job is None:
             return
-        logs.set_account(job.get("account", ""))
+        logs.set_account(job.account)
         settings = self.rt.settings
-        if int(job["attempts"]) > settings.max_deliveries:
+        if job.attempts > settings.max_deliveries:
             detail = f"The job was tried {settings.max_deliveries} times without finishing."
             await jobs.fail(self.rt, job, "error_inference", detail)
             return
-        left = settings.deadline(operation) - (self.rt.clock() - float(job["started_at"]))
-        await self._run_until(operation, job, left)
+        lane = self.lanes[operation]
+        deadline = settings.deadlines.get(operation, lane.deadline_s)
+        left = deadline - (self.rt.clock() - (job.started_at or 0.0))
+        await self._run_until(lane, job, left)
 
-    async def _run_until(self, operation: str, job: dict[str, str], left: float) -> None:
+    async def _run_until(self, lane: Lane, job: Job, left: float) -> None:
         began = time.monotonic()
         try:
             if left <= 0:
                 raise TimeoutError
             async with asyncio.timeout(left):
-                outcome = await self.execute(self.backends[operation], job)
+                outcome = await self.execute(lane, job)
         except TimeoutError:
             await jobs.fail(self.rt, job, "timeout", "The job took longer than its deadline.")
             return
         except JobFailure as failure:
-            log.info("job %s failed: %s", job["job_id"], failure.code)
+            log.info("job %s failed: %s", job.job_id, failure.code)
             await jobs.fail(self.rt, job, failure.code, failure.detail)
             return
         seconds = time.monotonic() - began
         await jobs.complete(self.rt, job, seconds, **outcome)
-        log.info("job %s done in %.2f s", job["job_id"], seconds)
-        await metrics.observe_job(self.rt, job, seconds)
+        log.info("job %s done in %.2f s", job.job_id, seconds)
+        waited = (job.started_at or 0.0) - (job.created_at or 0.0)
+        await metrics.observe_job(self.rt, job.operation, waited, seconds)
 
-    async def execute(self, backend: Backend, job: dict[str, str]) -> dict[str, Any]:
+    async def execute(self, lane: Lane, job: Job) -> dict[str, Any]:
         decoded = await self._decode_input(job)
-        params = orjson.loads(job["params"])
+        params = dict(job.params)
         if params.get("mask_key"):
             params["mask"] = await self._decode_mask(params["mask_key"])
-        final = await self._call_backend(backend, job["job_id"], decoded.rgb, params)
+        final = await self._call_backend(lane.backend, job.job_id, decoded.rgb, params)
         rgb = final["image"]
-        # a backend that makes its own transparency (remove-background) says so, even as None
-        alpha = final.get("alpha", decoded.alpha)
+        # an operation that makes its own transparency (a cut-out, a mask) replaces the input's
+        alpha = decoded.alpha if lane.result.keeps_input_alpha else final.get("alpha")
         if alpha is not None and alpha.shape[:2] != rgb.shape[:2]:
             alpha = await asyncio.to_thread(images.resize_alpha, alpha, rgb.shape[1], rgb.shape[0])
         fmt = params.get("output_format", "png")
         quality = int(params.get("quality") or images.DEFAULT_QUALITY)
         data = await asyncio.to_thread(images.encode, rgb, alpha, fmt, quality)
-        key = f"results/{job['job_id']}.{fmt}"
-        faces = await self._store_faces(job["job_id"], final.get("faces") or [])
+        key = Blobs.result(job.job_id, fmt)
+        faces = await self._store_faces(job.job_id, final.get("faces") or [])
         await self.rt.blobs.put(key, data)  # the result exists before the job says done
         return {
             "result_key": key,
@@ -102,7 +100,7 @@ class JobRunner:
         """Extra results: each restored face, 512x512 PNG."""
         for index, crop in enumerate(crops):
             data = await asyncio.to_thread(images.encode, crop, None, "png")
-            await self.rt.blobs.put(face_key(job_id, index), data)
+            await self.rt.blobs.put(Blobs.face(job_id, index), data)
         return len(crops)
 
     async def _decode_mask(self, key: str):
@@ -112,9 +110,9 @@ class JobRunner:
             raise JobFailure("internal_error", "The uploaded mask is no longer stored.") from exc
         return await asyncio.to_thread(masks.decode_mask, data)
 
-    async def _decode_input(self, job: dict[str, str]) -> images.Decoded:
+    async def _decode_input(self, job: Job) -> images.Decoded:
         try:
-            data = await self.rt.blobs.get(job["input_key"])
+            data = await self.rt.blobs.get(job.input_key)
         except BlobNotFound as exc:
             raise JobFailure("internal_error", "The uploaded image is no longer stored.") from exc
         try:
@@ -154,8 +152,8 @@ class JobRunner:
         percent = min(99, int(fraction * 100))
         await jobs.transition(self.rt, job_id, {JobStatus.PROCESSING}, None, progress=percent)
 
-    async def _release_orphan(self, job_id: str) -> None:
+    async def _release_orphan(self, job_id: str, operation: str) -> None:
         """The job hash expired before it ran: its credits must not stay held."""
         account = await self.rt.redis.hget(self.rt.keys.hold(job_id), "account")
         if account:
-            await jobs.fail(self.rt, {"job_id": job_id, "account": account}, "expired", "")
+            await jobs.fail(self.rt, Job(job_id, account, operation), "expired", "")

@@ -31,6 +31,10 @@ class ImageInfo:
     def longest(self) -> int:
         return max(self.width, self.height)
 
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
 
 def sniff(data: bytes) -> str | None:
     if data[:3] == b"\xff\xd8\xff":

@@ -42,6 +42,80 @@ def check_job_id(job_id: str) -> str:
     return job_id
 
 
+def _int(value: str | None, default: int | None = 0) -> int | None:
+    return int(value) if value not in (None, "") else default
+
+
+def _float(value: str | None) -> float | None:
+    return float(value) if value not in (None, "") else None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job as stored: its Redis hash, parsed once (`Job.restore`)."""
+
+    job_id: str
+    account: str
+    operation: str
+    status: JobStatus = JobStatus.QUEUED
+    params: dict[str, Any] = field(default_factory=dict)
+    cost: int = 0
+    progress: int = 0
+    input_key: str = ""
+    input_width: int = 0
+    input_height: int = 0
+    created_at: float | None = None
+    started_at: float | None = None
+    completed_at: float | None = None
+    attempts: int = 0
+    day: str = ""
+    size_label: str = ""
+    result_key: str = ""
+    width: int | None = None
+    height: int | None = None
+    faces: int = 0
+    seed: int | None = None
+    error_code: str | None = None
+    error_detail: str | None = None
+
+    @classmethod
+    def restore(cls, fields: dict[str, str]) -> Job:
+        return cls(
+            job_id=fields["job_id"],
+            account=fields.get("account", ""),
+            operation=fields.get("operation", ""),
+            status=JobStatus(fields.get("status", JobStatus.QUEUED)),
+            params=orjson.loads(fields.get("params") or "{}"),
+            cost=_int(fields.get("cost")),
+            progress=_int(fields.get("progress")),
+            input_key=fields.get("input_key", ""),
+            input_width=_int(fields.get("input_width")),
+            input_height=_int(fields.get("input_height")),
+            created_at=_float(fields.get("created_at")),
+            started_at=_float(fields.get("started_at")),
+            completed_at=_float(fields.get("completed_at")),
+            attempts=_int(fields.get("attempts")),
+            day=fields.get("day", ""),
+            size_label=fields.get("size_label", ""),
+            result_key=fields.get("result_key", ""),
+            width=_int(fields.get("width"), None),
+            height=_int(fields.get("height"), None),
+            faces=_int(fields.get("faces")),
+            seed=_int(fields.get("seed"), None),
+            error_code=fields.get("error_code") or None,
+            error_detail=fields.get("error_detail") or None,
+        )
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def result_format(self) -> str:
+        """png, jpg or webp: the stored result's format."""
+        return self.result_key.rsplit(".", 1)[-1]
+
+
 @dataclass
 class NewJob:
     account_id: str
@@ -133,9 +207,9 @@ async def submit(
     return int(remaining)
 
 
-async def load(rt: Runtime, job_id: str) -> dict[str, str] | None:
-    job = await rt.redis.hgetall(rt.keys.job(job_id))
-    return job or None
+async def load(rt: Runtime, job_id: str) -> Job | None:
+    fields = await rt.redis.hgetall(rt.keys.job(job_id))
+    return Job.restore(fields) if fields else None
 
 
 async def transition(
@@ -154,39 +228,39 @@ async def first_report(rt: Runtime, job_id: str) -> bool:
     return bool(await rt.redis.hsetnx(rt.keys.job(job_id), "reported_done", 1))
 
 
-async def complete(rt: Runtime, job: dict[str, str], seconds: float = 0.0, **fields: Any) -> bool:
+async def complete(rt: Runtime, job: Job, seconds: float = 0.0, **fields: Any) -> bool:
     """processing -> done, capturing the job's credits (and queueing its webhook) in one step.
     `seconds`: how long the run took, for the moving average behind polling hints."""
     k, now = rt.keys, rt.clock()
-    account = job["account"]
-    keys = [k.job(job["job_id"]), k.hold(job["job_id"]), k.credits(account), k.ledger(account)]
+    account = job.account
+    keys = [k.job(job.job_id), k.hold(job.job_id), k.credits(account), k.ledger(account)]
     keys += [_stats_key(rt, job, now), k.account(account), k.webhooks, k.timings, k.metrics]
     done = {"progress": 100, "completed_at": now, **fields}
     args = [clock.ms(now), k.job_events, round(seconds, 3), *_flatten(done)]
     return await rt.scripts.complete(keys=keys, args=args) == 1
 
 
-async def fail(rt: Runtime, job: dict[str, str], code: str, detail: str) -> bool:
+async def fail(rt: Runtime, job: Job, code: str, detail: str) -> bool:
     """-> failed (unless already finished), giving the job's credits back in the same step."""
     k, now = rt.keys, rt.clock()
-    account = job["account"]
-    keys = [k.job(job["job_id"]), k.hold(job["job_id"]), *k.credit_keys(account)]
+    account = job.account
+    keys = [k.job(job.job_id), k.hold(job.job_id), *k.credit_keys(account)]
     keys += [_stats_key(rt, job, now), k.account(account), k.webhooks]
-    keys += [k.depth(job.get("operation") or "upscale"), k.metrics]
+    keys += [k.depth(job.operation), k.metrics]
     fields = {"error_code": code, "error_detail": detail, "completed_at": now}
-    args = [job["job_id"], account, clock.ms(now), k.job_events, *_flatten(fields)]
+    args = [job.job_id, account, clock.ms(now), k.job_events, *_flatten(fields)]
     return await rt.scripts.fail(keys=keys, args=args) == 1
 
 
-async def start(rt: Runtime, job_id: str, operation: str) -> tuple[int, dict[str, str]]:
+async def start(rt: Runtime, job_id: str, operation: str) -> tuple[int, Job | None]:
     """A delivery begins: -> processing, attempts counted. Returns (1 started | 0 already
     finished | -1 missing, the job record when started)."""
     k = rt.keys
     outcome = await rt.scripts.start(keys=[k.job(job_id), k.depth(operation)], args=[rt.clock()])
     if outcome[0] != 1:
-        return int(outcome[0]), {}
-    return 1, dict(zip(outcome[1::2], outcome[2::2], strict=True))
+        return int(outcome[0]), None
+    return 1, Job.restore(dict(zip(outcome[1::2], outcome[2::2], strict=True)))
 
 
-def _stats_key(rt: Runtime, job: dict[str, str], now: float) -> str:
-    return rt.keys.stats(job["account"], job.get("day") or clock.day(now))
+def _stats_key(rt: Runtime, job: Job, now: float) -> str:
+    return rt.keys.stats(job.account, job.day or clock.day(now))

@@ -7,6 +7,7 @@ import logging
 
 from redis.exceptions import RedisError
 
+from serve_app.core.keyspace import Blobs
 from serve_app.core.runtime import Runtime
 
 log = logging.getLogger("photoserve.maintenance")
@@ -16,8 +17,8 @@ DEAD_CONSUMER_IDLE_MS = 24 * 3600 * 1000
 async def sweep_blobs(rt: Runtime) -> dict[str, int]:
     now = rt.clock()
     return {
-        "inputs": await rt.blobs.expire("inputs", now - rt.settings.input_ttl_s),
-        "results": await rt.blobs.expire("results", now - rt.settings.result_ttl_s),
+        "inputs": await rt.blobs.expire(Blobs.INPUTS, now - rt.settings.input_ttl_s),
+        "results": await rt.blobs.expire(Blobs.RESULTS, now - rt.settings.result_ttl_s),
     }
 
 

@@ -1,168 +1,123 @@
-"""What the editing operations ask for: remove-background, segment, erase-object, inpaint and
-enhance. Each planner checks the parameters (PixelForge's names and defaults), the model's
-weights and the mask, and prices the job — all before any credit moves.
+"""What the editing operations share: clicks (`points`, `box`) checked against the photo, a
+mask file or clicks that the Segmenter turns into one, and the backend that does so.
 
-The result always has the input's size.
+Editing results keep the input's size (`out_width`/`out_height` in the job's params).
 """
 
-from __future__ import annotations
+from collections.abc import Callable
+from typing import Annotated, Any
 
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+import orjson
+from pydantic import BeforeValidator, WithJsonSchema
 
-from serve_app.core import parsing
-from serve_app.core.catalog import Catalog
-from serve_app.core.errors import InvalidParameter, ModelUnavailable, NoMask, PromptTooLong
-from serve_app.core.plans import Plans
+from serve_app.core.errors import InvalidParameter, NoMask
 from serve_app.engine import masks
+from serve_app.engine.backends import Backend, MaskedCall
 from serve_app.engine.images import ImageInfo
-from serve_app.operations import upscale
+from serve_app.operations._operation import Given
+from serve_app.operations._params import Output
 
-# What `photoserve weights fetch` needs per operation, for the 503's hint.
-FETCH = {
-    "remove-background": "u2net",
-    "segment": "sam-vit-b",
-    "erase-object": "big-lama",
-    "inpaint": "sd-inpainting",
-}
-# CLIP reads 77 tokens (~300-400 characters of English); longer prompts would be cut silently
-MAX_PROMPT_CHARS = 400
-DEFAULT_PROMPT = "high quality photo"  # PixelForge's default
-_HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
+MAX_POINTS = 20
+EXAMPLES = {"points": "[[120, 80, 1], [30, 40, 0]]", "box": "[10, 20, 200, 180]"}
+# the segment operation's deployment: erase and inpaint ask it for the mask of clicks
+SEGMENTER = "Segmenter"
 
 
-@dataclass(frozen=True)
-class EditPlan:
-    params: dict[str, Any]
-    cost: int
-    mask: bytes | None = None  # the checked, binary mask PNG to store with the job
+def _json(value: Any, name: str) -> Any:
+    if isinstance(value, str):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidParameter(f"{name} must be JSON, e.g. {EXAMPLES[name]}.") from exc
+    return value
 
 
-def model_for(catalog: Catalog, operation: str) -> str:
-    for spec in catalog.for_operation(operation):
-        if catalog.available(spec):
-            return spec.name
-    raise ModelUnavailable(
-        f"{operation} has no weights on this server: run `photoserve weights fetch "
-        f"{FETCH[operation]}` where there is internet."
-    )
+def _numbers(values: list) -> bool:
+    return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
 
 
-def parse_color(value: Any) -> str | None:
-    if value in (None, "", "transparent"):
+def _point(point: Any) -> list[int]:
+    if not isinstance(point, list) or len(point) not in (2, 3):
+        raise InvalidParameter(f"Each point is [x, y, label]; got {point!r}.")
+    if not _numbers(point):
+        raise InvalidParameter(f"Point values must be numbers; got {point!r}.")
+    x, y, label = (*point, 1) if len(point) == 2 else point
+    if label not in (0, 1):
+        raise InvalidParameter(f"A point's label is 1 (object) or 0 (background); got {label!r}.")
+    return [int(x), int(y), int(label)]
+
+
+def parse_points(value: Any) -> list[list[int]]:
+    """[[x, y, label], ...]: label 1 = on the object, 0 = not; [x, y] means label 1."""
+    if value == []:
+        return []
+    points = _json(value, "points")
+    if not isinstance(points, list) or not 1 <= len(points) <= MAX_POINTS:
+        raise InvalidParameter(f"points must be a list of 1 to {MAX_POINTS} [x, y, label].")
+    return [_point(p) for p in points]
+
+
+def parse_box(value: Any) -> list[int] | None:
+    if value == []:
         return None
-    match = _HEX.match(str(value).strip())
-    if not match:
-        raise InvalidParameter(f"bg_color must be a hex colour like #ffffff; got {value!r}.")
-    return "#" + match.group(1).lower()
+    box = _json(value, "box")
+    if not (isinstance(box, list) and len(box) == 4 and _numbers(box)):
+        raise InvalidParameter(f"box must be [x0, y0, x1, y1]; got {value!r}.")
+    return [int(v) for v in box]
 
 
-def output(raw: Mapping[str, Any], default: str = "png") -> dict[str, Any]:
-    """`output_format`, or PixelForge's `format`, and `quality`."""
-    fmt = upscale.parse_format(raw.get("output_format") or raw.get("format"), default=default)
-    return {
-        "output_format": fmt,
-        "quality": parsing.integer(raw.get("quality"), "quality", 1, 100, None),
-    }
+Points = Annotated[
+    list[list[int]],
+    BeforeValidator(parse_points),
+    WithJsonSchema({"type": "string", "description": f"JSON {EXAMPLES['points']}: x, y, label"}),
+]
+Box = Annotated[
+    list[int],
+    BeforeValidator(parse_box),
+    WithJsonSchema({"type": "string", "description": f"JSON {EXAMPLES['box']}: x0, y0, x1, y1"}),
+]
+
+
+class Clicks(Output):
+    points: Points | None = None
+    box: Box | None = None
+
+    def prompts(self, info: ImageInfo, required: bool) -> dict[str, Any]:
+        """The clicks, checked against the photo: {} when there are none."""
+        for x, y, _ in self.points or ():
+            if not (0 <= x < info.width and 0 <= y < info.height):
+                raise InvalidParameter(
+                    f"Point {[x, y]!r} is outside the {info.width}x{info.height} image."
+                )
+        if self.box is not None:
+            x0, y0, x1, y1 = self.box
+            if not (0 <= x0 < x1 <= info.width and 0 <= y0 < y1 <= info.height):
+                raise InvalidParameter(
+                    f"box must satisfy 0 <= x0 < x1 <= {info.width} and "
+                    f"0 <= y0 < y1 <= {info.height}."
+                )
+        if required and not self.points and self.box is None:
+            raise InvalidParameter(f"Give `points` ({EXAMPLES['points']}) and/or `box`.")
+        clicked = self.points or self.box is not None
+        return {"points": self.points or [], "box": self.box} if clicked else {}
 
 
 def sized(info: ImageInfo) -> dict[str, Any]:
     return {"out_width": info.width, "out_height": info.height}
 
 
-def plan_remove_background(raw, info, catalog, plans, mask) -> EditPlan:
-    bg_color = parse_color(raw.get("bg_color"))
-    only_mask = parsing.boolean(raw.get("only_mask"), "only_mask")
-    out = output(raw)
-    if out["output_format"] == "jpg" and bg_color is None and not only_mask:
-        raise InvalidParameter("jpg has no transparency: use png or webp, or give bg_color.")
-    model = model_for(catalog, "remove-background")
-    params = {"model": model, "bg_color": bg_color, "only_mask": only_mask, **out, **sized(info)}
-    return EditPlan(params, plans.cost("remove-background", "flat", ""))
-
-
-def prompts(raw: Mapping[str, Any], info: ImageInfo, required: bool) -> dict[str, Any]:
-    points = masks.parse_points(raw.get("points"), info)
-    box = masks.parse_box(raw.get("box"), info)
-    if required and not points and box is None:
-        raise InvalidParameter(f"Give `points` ({masks.EXAMPLES['points']}) and/or `box`.")
-    return {"points": points, "box": box} if points or box is not None else {}
-
-
-def plan_segment(raw, info, catalog, plans, mask) -> EditPlan:
-    clicks = prompts(raw, info, required=True)
-    multimask = parsing.boolean(raw.get("multimask"), "multimask", default=True)
-    model = model_for(catalog, "segment")
-    params = {"model": model, "multimask": multimask, **clicks, **output(raw), **sized(info)}
-    return EditPlan(params, plans.cost("segment", "flat", ""))
-
-
-def mask_or_clicks(raw, info, catalog, mask: bytes | None) -> tuple[dict[str, Any], bytes | None]:
-    """A mask file, or clicks that the Segmenter turns into one."""
-    if mask is not None:
-        return {}, masks.read_mask(mask, info)
-    clicks = prompts(raw, info, required=False)
+def mask_or_clicks(
+    params: Clicks, given: Given, segment_model: Callable[[], str]
+) -> tuple[dict, bytes | None]:
+    """A mask file (checked, reduced to a binary PNG), or clicks that the Segmenter turns
+    into one (with the segment model it will use)."""
+    if given.mask is not None:
+        return {}, masks.read_mask(given.mask, given.image)
+    clicks = params.prompts(given.image, required=False)
     if not clicks:
         raise NoMask("Send a `mask` (white = the area to change), or `points`/`box` to find it.")
-    return {**clicks, "segment_model": model_for(catalog, "segment")}, None
+    return {**clicks, "segment_model": segment_model()}, None
 
 
-def plan_erase(raw, info, catalog, plans, mask) -> EditPlan:
-    model = model_for(catalog, "erase-object")
-    clicks, checked = mask_or_clicks(raw, info, catalog, mask)
-    params = {"model": model, **clicks, **output(raw), **sized(info)}
-    return EditPlan(params, plans.cost("erase-object", "flat", ""), checked)
-
-
-def parse_prompt(value: Any, name: str, default: str | None) -> str | None:
-    if value in (None, ""):
-        return default
-    if not isinstance(value, str):
-        raise InvalidParameter(f"{name} must be text.")
-    text = " ".join(value.split())
-    if len(text) > MAX_PROMPT_CHARS:
-        raise PromptTooLong(
-            f"{name} is {len(text)} characters; at most {MAX_PROMPT_CHARS} (CLIP reads 77 tokens)."
-        )
-    return text or default
-
-
-def plan_inpaint(raw, info, catalog, plans, mask) -> EditPlan:
-    generation = {
-        "prompt": parse_prompt(raw.get("prompt"), "prompt", DEFAULT_PROMPT),
-        "negative_prompt": parse_prompt(raw.get("negative_prompt"), "negative_prompt", None),
-        "steps": parsing.integer(raw.get("steps"), "steps", 1, 100, 30),
-        "cfg_scale": parsing.number(raw.get("cfg_scale"), "cfg_scale", 0.0, 30.0, 7.0),
-        "strength": parsing.number(raw.get("strength"), "strength", 0.01, 1.0, 0.85),
-        "seed": parsing.integer(raw.get("seed"), "seed", 0, 2**32 - 1, None),
-    }
-    if int(generation["steps"] * generation["strength"]) < 1:
-        raise InvalidParameter("steps x strength must be at least 1: no denoising step would run.")
-    model = model_for(catalog, "inpaint")
-    clicks, checked = mask_or_clicks(raw, info, catalog, mask)
-    params = {"model": model, **generation, **clicks, **output(raw), **sized(info)}
-    return EditPlan(params, plans.cost("inpaint", "flat", ""), checked)
-
-
-def plan_enhance(raw, info, catalog, plans, mask) -> EditPlan:
-    settings = {
-        "wb": parsing.boolean(raw.get("wb"), "wb", default=True),
-        "color": parsing.number(raw.get("color"), "color", -10, 10, 0.0),
-        "strength": parsing.number(raw.get("strength"), "strength", 0, 1, 1.0),
-        "denoise": parsing.boolean(raw.get("denoise"), "denoise"),
-    }
-    model = upscale.model_name(catalog, "fast") if settings["denoise"] else ""
-    params = {"model": model, **settings, **output(raw), **sized(info)}
-    return EditPlan(params, plans.cost("enhance", "flat", ""))
-
-
-Planner = Callable[[Mapping[str, Any], ImageInfo, Catalog, Plans, bytes | None], EditPlan]
-PLANNERS: dict[str, Planner] = {
-    "remove-background": plan_remove_background,
-    "segment": plan_segment,
-    "erase-object": plan_erase,
-    "inpaint": plan_inpaint,
-    "enhance": plan_enhance,
-}
+def masked(handle: Any, method: str, handles: dict[str, Any]) -> Backend:
+    return MaskedCall(handle, handles[SEGMENTER], method)

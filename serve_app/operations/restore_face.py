@@ -1,38 +1,44 @@
-"""What a face-restoration request asks for: fidelity, how many faces, the background's output
-size (scale 1 keeps the input size), format and price, checked before any credit moves."""
+"""POST /v1/restore-face: GFPGAN v1.4 face restoration over a background at the input size
+(scale 1) or upscaled by the Upscaler deployment (scale 2/4 or a size tier).
 
-from __future__ import annotations
+Faces are found with dlib (detector and 68 landmarks from PyPI wheels), aligned to the FFHQ
+template, restored in batches across faces and jobs, and pasted back feathered; each restored
+face is also a result of its own (`/v1/jobs/{id}/faces/{i}`).
+"""
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Literal
 
-from serve_app.core import parsing
+from pydantic import Field
+
 from serve_app.core.catalog import Catalog
 from serve_app.core.errors import ModelUnavailable
-from serve_app.core.plans import Plans
-from serve_app.engine.images import ImageInfo
+from serve_app.engine.backends import ResultKind
 from serve_app.operations import upscale
+from serve_app.operations._operation import Given, Operation, Plan, Price, upscale_edge
+from serve_app.operations._params import integer, number
 
-OPERATION = "restore-face"
+NAME = "restore-face"
 DETECTOR = "dlib-face-landmarks-68"
-SCALES = (1, 2, 4)
+DETECTION = "face-detect"  # configs/models.yaml group of the detector
 MAX_FACES = 10
 DEFAULT_FIDELITY = 0.7  # PixelForge's default
 
 
-@dataclass(frozen=True, kw_only=True)
-class RestorePlan(upscale.UpscalePlan):
-    """An upscale plan for the background (`model` is the face model here) plus the faces."""
-
-    background_model: str
-    fidelity: float
-    max_faces: int
-    adjust: dict[str, Any] = field(default_factory=dict)
+class RestoreParams(upscale.Sized):
+    scale: (
+        Annotated[
+            Literal[1, 2, 4],
+            upscale.scale_reader((1, 2, 4)),
+            Field(description="the background: 1 keeps the input size (default)"),
+        ]
+        | None
+    ) = None
+    fidelity: number(0, 1, "how much of the restored face replaces the original") = DEFAULT_FIDELITY
+    max_faces: integer(1, MAX_FACES, "largest faces first") = MAX_FACES
 
 
 def face_model(catalog: Catalog) -> str:
-    restorers = [s for s in catalog.for_operation(OPERATION) if catalog.available(s)]
+    restorers = [s for s in catalog.for_operation(NAME) if catalog.available(s)]
     detector = catalog.specs.get(DETECTOR)
     if not restorers:
         raise ModelUnavailable(
@@ -44,33 +50,44 @@ def face_model(catalog: Catalog) -> str:
     return restorers[0].name
 
 
-def plan(
-    raw: Mapping[str, Any],
-    info: ImageInfo,
-    catalog: Catalog,
-    plans: Plans,
-    max_output_edge: int,
-    adjust: dict[str, Any] | None = None,
-) -> RestorePlan:
-    fidelity = parsing.number(raw.get("fidelity"), "fidelity", 0, 1, DEFAULT_FIDELITY)
-    max_faces = parsing.integer(raw.get("max_faces"), "max_faces", 1, MAX_FACES, MAX_FACES)
-    output_format = upscale.parse_format(raw.get("output_format"), default="png")
-    quality = parsing.integer(raw.get("quality"), "quality", 1, 100, None)
-    shape = upscale.geometry(raw, info, max_output_edge, SCALES, default_scale=1)
-    model = face_model(catalog)
-    background = upscale.model_name(catalog, raw.get("model")) if shape.scale != 1 else ""
-    cost = plans.cost(OPERATION, *shape.tier)
-    return RestorePlan(
-        model=model,
-        scale=shape.scale,
-        size=shape.size,
-        out_width=shape.out_width,
-        out_height=shape.out_height,
-        output_format=output_format,
-        cost=cost,
-        quality=quality,
-        background_model=background,
-        fidelity=fidelity,
-        max_faces=max_faces,
-        adjust=adjust or {},
-    )
+def plan(params: RestoreParams, given: Given) -> Plan:
+    shape = upscale.geometry(params.scale, params.size, given, default_scale=1)
+    model = face_model(given.catalog)
+    background = upscale.model_name(given.catalog, params.model) if shape.scale != 1 else ""
+    cost = given.price(shape.tier)
+    job = {
+        "model": model,
+        "scale": shape.scale,
+        "size": shape.size,
+        "out_width": shape.out_width,
+        "out_height": shape.out_height,
+        "output_format": params.output_format,
+        "cost": cost,
+        "quality": params.quality,
+        "background_model": background,
+        "fidelity": params.fidelity,
+        "max_faces": params.max_faces,
+        "adjust": {},
+    }
+    return Plan(job, cost, shape.label)
+
+
+OPERATION = Operation(
+    name=NAME,
+    summary="Restore faces with GFPGAN, over the photo or its upscaled background",
+    description=(
+        "Detect up to 10 faces, restore each with GFPGAN v1.4, paste them back over the "
+        "background (`scale` 1, 2, 4 or a `size` tier upscales it with Real-ESRGAN first). "
+        "`fidelity` 0..1 blends restored faces over the originals (0 changes nothing). The "
+        "finished job lists `countfaces` and `face_urls`."
+    ),
+    params=RestoreParams,
+    plan=plan,
+    deployment="deployments.faces.face_restorer:FaceRestorer",
+    method="restore",
+    price=Price.BY_OUTPUT,
+    result=ResultKind.IMAGES,
+    models=(NAME, DETECTION),
+    fetch="gfpgan-v1.4",
+    max_edge=upscale_edge,
+)

@@ -1,41 +1,26 @@
-"""What an upscale request asks for: model, output size, format and price, checked up front."""
+"""POST /v1/upscale: Real-ESRGAN x2 / x4, or to a size tier (the longest edge).
 
-from __future__ import annotations
+The network runs at x4 (tiled), then the result is resized with Lanczos to the size asked for;
+priced by that output (configs/plans.yaml). restore-face and enhance reuse this module's
+output geometry and upscaler models.
+"""
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from serve_app.core import parsing
+from pydantic import BeforeValidator, Field
+
 from serve_app.core.catalog import Catalog
 from serve_app.core.errors import InvalidParameter, InvalidSize, ModelUnavailable, PixelTooLarge
-from serve_app.core.plans import Plans
-from serve_app.engine.images import OUTPUT_FORMATS, ImageInfo
+from serve_app.engine.images import ImageInfo
+from serve_app.operations._operation import Given, Operation, Plan, Price, upscale_edge
+from serve_app.operations._params import Output
 
-OPERATION = "upscale"
+NAME = "upscale"
 SIZES = {"HD": 1280, "FHD": 1920, "2K": 2560, "4K": 3840}
 _BY_PIXELS = {str(px): name for name, px in SIZES.items()}
 SCALES = (2, 4)
 DEFAULT_MODEL = "fast"
-
-
-@dataclass(frozen=True)
-class UpscalePlan:
-    model: str
-    scale: int | None
-    size: str | None
-    out_width: int
-    out_height: int
-    output_format: str
-    cost: int
-    quality: int | None = None
-
-    def params(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @property
-    def size_label(self) -> str:
-        return self.size or f"x{self.scale}"
 
 
 def parse_size(value: Any) -> str:
@@ -49,37 +34,59 @@ def parse_size(value: Any) -> str:
     )
 
 
-def parse_scale(value: Any, allowed: tuple[int, ...] = SCALES) -> int:
-    text = str(value).strip().lower().removeprefix("x").removesuffix("x")
-    if text.isdigit() and int(text) in allowed:
-        return int(text)
-    choices = " or ".join(str(a) for a in allowed)
-    raise InvalidParameter(f"scale must be {choices}; got {value!r}.")
+def scale_reader(allowed: tuple[int, ...]) -> BeforeValidator:
+    def parse_scale(value: Any) -> int:
+        text = str(value).strip().lower().removeprefix("x").removesuffix("x")
+        if text.isdigit() and int(text) in allowed:
+            return int(text)
+        choices = " or ".join(str(a) for a in allowed)
+        raise InvalidParameter(f"scale must be {choices}; got {value!r}.")
+
+    return BeforeValidator(parse_scale)
 
 
-def parse_format(value: Any, default: str) -> str:
-    text = str(value or default).strip().lower()
-    text = "jpg" if text == "jpeg" else text
-    if text not in OUTPUT_FORMATS:
-        raise InvalidParameter(f"output_format must be one of png, jpg, webp; got {value!r}.")
-    return text
+Size = Annotated[
+    Literal["HD", "FHD", "2K", "4K"],
+    BeforeValidator(parse_size),
+    Field(description="longest edge 1280 / 1920 / 2560 / 3840 px (the numbers work too)"),
+]
+ModelName = Annotated[
+    str,
+    BeforeValidator(lambda value: str(value).strip().lower()),
+    Field(
+        description="fast (SRVGGNetCompact), quality (RRDBNet x4plus), anime (x4plus-anime)",
+        json_schema_extra={"enum": ["fast", "quality", "anime"]},
+    ),
+]
 
 
-def model_name(catalog: Catalog, value: Any, default: str = DEFAULT_MODEL) -> str:
+class Sized(Output):
+    """An output size: a scale factor or a size tier, not both."""
+
+    size: Size | None = None
+    model: ModelName = DEFAULT_MODEL
+
+    @classmethod
+    def check_given(cls, given: dict[str, Any]) -> None:
+        if "scale" in given and "size" in given:
+            raise InvalidParameter("Give either scale or size, not both.")
+
+
+class UpscaleParams(Sized):
+    scale: Annotated[Literal[2, 4], scale_reader(SCALES), Field(description="default 2")] | None = (
+        None
+    )
+
+
+def model_name(catalog: Catalog, name: str) -> str:
     """An upscale model by alias or name, refused with 503 when its weights are missing."""
-    name = str(value or default).strip().lower()
-    spec = catalog.find(OPERATION, name)
+    spec = catalog.find(NAME, name)
     if spec is None:
-        choices = ", ".join(sorted(s.alias or s.name for s in catalog.for_operation(OPERATION)))
-        raise InvalidParameter(f"model must be one of {choices}; got {value!r}.")
+        choices = ", ".join(sorted(s.alias or s.name for s in catalog.for_operation(NAME)))
+        raise InvalidParameter(f"model must be one of {choices}; got {name!r}.")
     if not catalog.available(spec):
         raise ModelUnavailable(f"The {name} upscaler has no weights on this server.")
     return spec.name
-
-
-def _fit(info: ImageInfo, edge: int) -> tuple[int, int]:
-    ratio = edge / info.longest
-    return max(1, round(info.width * ratio)), max(1, round(info.height * ratio))
 
 
 @dataclass(frozen=True)
@@ -99,49 +106,62 @@ class Geometry:
         return self.size or f"x{self.scale}"
 
 
-def geometry(
-    raw: Mapping[str, Any],
-    info: ImageInfo,
-    max_output_edge: int,
-    scales: tuple[int, ...] = SCALES,
-    default_scale: int = 2,
-) -> Geometry:
-    """The output size a request asks for: a size tier (longest edge) or a scale factor."""
-    if raw.get("scale") not in (None, "") and raw.get("size") not in (None, ""):
-        raise InvalidParameter("Give either scale or size, not both.")
-    if raw.get("size") not in (None, ""):
-        size = parse_size(raw["size"])
+def _fit(info: ImageInfo, edge: int) -> tuple[int, int]:
+    ratio = edge / info.longest
+    return max(1, round(info.width * ratio)), max(1, round(info.height * ratio))
+
+
+def geometry(scale: int | None, size: str | None, given: Given, default_scale: int) -> Geometry:
+    """The output size asked for: a size tier larger than the image, or a scale factor whose
+    output fits the output limit."""
+    info = given.image
+    if size is not None:
         if SIZES[size] <= info.longest:
             raise InvalidSize(
                 f"size {size} ({SIZES[size]} px) is not larger than the image "
                 f"({info.longest} px); choose a larger size or a scale."
             )
         return Geometry(None, size, *_fit(info, SIZES[size]))
-    scale = parse_scale(raw.get("scale") or default_scale, scales)
+    scale = scale or default_scale
     width, height = info.width * scale, info.height * scale
-    if max(width, height) > max_output_edge:
+    edge = given.settings.max_output_edge
+    if max(width, height) > edge:
         raise PixelTooLarge(
             f"x{scale} would make a {width}x{height} image; the output limit is "
-            f"{max_output_edge} px on the longest edge."
+            f"{edge} px on the longest edge."
         )
     return Geometry(scale, None, width, height)
 
 
-def plan(
-    raw: Mapping[str, Any], info: ImageInfo, catalog: Catalog, plans: Plans, max_output_edge: int
-) -> UpscalePlan:
-    output_format = parse_format(raw.get("output_format"), default="png")
-    quality = parsing.integer(raw.get("quality"), "quality", 1, 100, None)
-    model = model_name(catalog, raw.get("model"))
-    shape = geometry(raw, info, max_output_edge)
-    cost = plans.cost(OPERATION, *shape.tier)
-    return UpscalePlan(
-        model,
-        shape.scale,
-        shape.size,
-        shape.out_width,
-        shape.out_height,
-        output_format,
-        cost,
-        quality,
-    )
+def plan(params: UpscaleParams, given: Given) -> Plan:
+    model = model_name(given.catalog, params.model)
+    shape = geometry(params.scale, params.size, given, default_scale=2)
+    cost = given.price(shape.tier)
+    job = {
+        "model": model,
+        "scale": shape.scale,
+        "size": shape.size,
+        "out_width": shape.out_width,
+        "out_height": shape.out_height,
+        "output_format": params.output_format,
+        "cost": cost,
+        "quality": params.quality,
+    }
+    return Plan(job, cost, shape.label)
+
+
+OPERATION = Operation(
+    name=NAME,
+    summary="Upscale a photo x2 / x4 or to HD, FHD, 2K, 4K with Real-ESRGAN",
+    description=(
+        "`Idempotency-Key` makes retries safe (the same key and payload return the original "
+        "job); `?wait=N` (up to 60 s) answers with the finished job, or its image with "
+        "`Accept: image/*`. Transparency is kept (the alpha channel is resized alongside)."
+    ),
+    params=UpscaleParams,
+    plan=plan,
+    deployment="deployments.upscale.upscaler:Upscaler",
+    price=Price.BY_OUTPUT,
+    models=(NAME,),
+    max_edge=upscale_edge,
+)

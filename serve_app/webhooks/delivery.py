@@ -5,44 +5,71 @@ event cannot be lost between "done" and "notify". A consumer group delivers them
 5 s timeout, Standard Webhooks signature, the SSRF guard applied at delivery time too. A
 failed attempt is scheduled again after a back-off (30 s, 2 min, 10 min, 45 min: five
 attempts over about an hour); every attempt lands in the account's delivery log.
+
+What a delivery says is its registration's style: the worker is given one `Render` per
+style (the native Standard Webhooks one, and each vendor surface's own) and knows none of
+them itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import orjson
 from redis.exceptions import RedisError
 
-from photoserve import webhooks as signatures
-from serve_app.api.views import public_job
 from serve_app.core import clock, logs, metrics
 from serve_app.core.errors import ApiError
 from serve_app.core.fetch import pinned_request
 from serve_app.core.runtime import Runtime
+from serve_app.core.settings import Settings
 from serve_app.engine import jobs
 from serve_app.engine.dispatcher import ensure_group
-from serve_app.vendors.pnd.mapping import ENDPOINT
-from serve_app.webhooks import registration as webhooks
+from serve_app.engine.jobs import Job
+from serve_app.webhooks import registration
+from serve_app.webhooks.registration import STANDARD
 
 log = logging.getLogger("photoserve.webhooks")
 GROUP_IDLE_MS = 60_000
-USER_AGENT = "photoserve-webhooks/1"
-PND_USER_AGENT = "PNDAI-Webhook/1.0"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One delivery to render: what happened to which job, for whom."""
+
+    name: str  # job.done | job.failed
+    job: Job
+    msg_id: str  # the same on every attempt
+    secret: str  # the registration's signing secret
+    base_url: str
+    now: float
+    settings: Settings
+
+
+Message = tuple[bytes, dict[str, str]]  # (body, headers)
+Render = Callable[[Event], Message]
 
 
 class WebhookWorker:
-    def __init__(self, rt: Runtime, consumer: str, base_url: str, concurrency: int = 8):
+    def __init__(
+        self,
+        rt: Runtime,
+        consumer: str,
+        base_url: str,
+        styles: Mapping[str, Render],
+        concurrency: int = 8,
+    ):
         self.rt = rt
         self.consumer = consumer
         self.base_url = base_url
+        self.styles = styles
         self.slots = asyncio.Semaphore(concurrency)
         self.loops: list[asyncio.Task] = []
         self.client = httpx.AsyncClient(
@@ -109,14 +136,21 @@ class WebhookWorker:
             return  # webhook removed since, or the job expired: nothing to say
         attempt = int(fields.get("attempt", 1))
         msg_id = fields.get("msg_id") or f"msg_{entry_id}"
-        body, headers = self.message(
-            style or "standard", fields["event"], job, secret or "", msg_id
+        event = Event(
+            fields["event"],
+            job,
+            msg_id,
+            secret or "",
+            self.base_url,
+            self.rt.clock(),
+            self.rt.settings,
         )
+        body, headers = self.styles.get(style or STANDARD, self.styles[STANDARD])(event)
         outcome = await self.post(url, body, headers)
         record = {
             "id": msg_id,
             "event": fields["event"],
-            "job_id": job["job_id"],
+            "job_id": job.job_id,
             "url": url,
             "attempt": attempt,
             "at": clock.iso(self.rt.clock()),
@@ -124,29 +158,8 @@ class WebhookWorker:
         }
         if not outcome["delivered"]:
             record["next_attempt_at"] = await self._schedule_retry(fields, msg_id, attempt)
-        await webhooks.log_delivery(self.rt, account, record)
+        await registration.log_delivery(self.rt, account, record)
         await metrics.count(self.rt, "webhook_deliveries_total", _outcome(record))
-
-    def message(
-        self, style: str, event: str, job: dict[str, str], secret: str, msg_id: str
-    ) -> tuple[bytes, dict[str, str]]:
-        """(body, headers): Standard Webhooks, or PND AI's contract for PND registrations."""
-        now = self.rt.clock()
-        if style == "pnd":
-            body = orjson.dumps(pnd_event(event, job, self.base_url, now))
-            digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-            return body, {
-                "content-type": "application/json",
-                "user-agent": PND_USER_AGENT,
-                "x-pndai-signature": f"sha256={digest}",
-            }
-        data = public_job(job, self.base_url, self.rt.settings, now)
-        body = orjson.dumps({"type": event, "timestamp": clock.iso(now), "data": data})
-        return body, {
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-            **signatures.headers(secret, msg_id, body, int(now)),
-        }
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
         started = time.monotonic()
@@ -194,20 +207,6 @@ def _outcome(record: dict[str, Any]) -> str:
     if record["delivered"]:
         return "delivered"
     return "retried" if record.get("next_attempt_at") else "failed"
-
-
-def pnd_event(event: str, job: dict[str, str], base_url: str, now: float) -> dict[str, Any]:
-    params = orjson.loads(job.get("params") or "{}")
-    return {
-        "event": event,
-        "job_id": job["job_id"],
-        "endpoint": ENDPOINT.get(job["operation"], "v1"),
-        "size": params.get("size") or job.get("size_label"),
-        "cost": int(job.get("cost") or 0),
-        "result_url": f"{base_url.rstrip('/')}/api/result/?job_id={job['job_id']}",
-        "countfaces": int(job.get("faces") or 0),
-        "timestamp": int(now),
-    }
 
 
 def _ms_since(started: float) -> int:

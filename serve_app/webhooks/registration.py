@@ -19,14 +19,14 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
-STYLES = ("standard", "pnd")
+STANDARD = "standard"  # Standard Webhooks headers; a vendor surface registers its own style
 
 
 async def register(
-    rt: Runtime, account_id: str, url: str, secret: str | None, style: str = "standard"
+    rt: Runtime, account_id: str, url: str, secret: str | None, style: str = STANDARD
 ) -> dict[str, Any]:
     """Set (or with an empty url, remove) the account's webhook. Returns what to show once.
-    `style`: "standard" (Standard Webhooks headers) or "pnd" (PND AI's X-PNDAI-Signature)."""
+    `style`: how its deliveries are rendered (webhooks/delivery.py)."""
     fields = ("webhook_url", "webhook_secret", "webhook_style")
     if not url:
         await rt.redis.hdel(rt.keys.account(account_id), *fields)

@@ -3,24 +3,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-
 import httpx
-import numpy as np
 import pytest
 
-from loadtest.photos import encode
 from loadtest.service import LocalService, ServiceFailed
-
-ADMIN_TOKEN = "e2e-admin-token"
-
-
-def ray_processes() -> list[str]:
-    out = subprocess.run(["pgrep", "-f", "raylet|gcs_server"], capture_output=True, text=True)
-    return out.stdout.split()
+from tests.helpers.service import E2E_ADMIN_TOKEN
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +23,7 @@ def service(tmp_path_factory, weights_dir, edit_models):
         # shutdown test: a job still running 3 s after SIGTERM is handed back to the queue
         "PHOTOSERVE_SHUTDOWN_GRACE_S": "3",
     }
-    running = LocalService(tmp_path_factory.mktemp("service"), ADMIN_TOKEN, env)
+    running = LocalService(tmp_path_factory.mktemp("service"), E2E_ADMIN_TOKEN, env)
     try:
         running.start()
     except ServiceFailed as exc:
@@ -52,7 +39,7 @@ def service(tmp_path_factory, weights_dir, edit_models):
 def customer(service) -> dict:
     response = httpx.post(
         f"{service['url']}/admin/accounts",
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        headers={"Authorization": f"Bearer {E2E_ADMIN_TOKEN}"},
         json={"credits": 100, "plan": "enterprise"},
     )
     assert response.status_code == 201, response.text
@@ -64,12 +51,6 @@ def key(customer) -> str:
     return customer["api_key"]
 
 
-def cli(service, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PHOTOSERVE_ADMIN_TOKEN": ADMIN_TOKEN}
-    command = [sys.executable, "-m", "serve_app.process.cli", "--url", service["url"], *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
-
-
 @pytest.fixture(scope="session")
 def handles(service):
     """DeploymentHandles into the running application, from this test process."""
@@ -79,26 +60,3 @@ def handles(service):
     ray.init(address="auto", namespace="serve", log_to_driver=False)
     yield lambda name: serve.get_deployment_handle(name, app_name="photoserve")
     ray.shutdown()
-
-
-def submit(service, key: str, image: np.ndarray, **data) -> str:
-    files = {"image": ("a.png", encode(image))}
-    response = httpx.post(
-        f"{service['url']}/v1/upscale", headers={"x-key": key}, files=files, data=data, timeout=30
-    )
-    assert response.status_code == 202, response.text
-    return response.json()["job_id"]
-
-
-def poll(service, key: str, job_id: str, until=("done", "failed"), timeout_s: float = 180) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        response = httpx.get(f"{service['url']}/v1/jobs/{job_id}", headers={"x-key": key})
-        if response.status_code == 429:  # as a client should: wait as told
-            time.sleep(int(response.headers["retry-after"]))
-            continue
-        body = response.json()
-        if body["status"] in until:
-            return body
-        assert time.monotonic() < deadline, f"job {job_id} still {body['status']}"
-        time.sleep(0.1)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from loadtest.photos import encode, photo
-from tests.e2e.conftest import poll
+from tests.helpers.service import poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

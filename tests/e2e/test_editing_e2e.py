@@ -10,7 +10,7 @@ import pytest
 
 from loadtest.photos import encode, photo
 from serve_app.engine import images
-from tests.e2e.conftest import poll
+from tests.helpers.service import poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

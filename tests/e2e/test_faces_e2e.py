@@ -11,7 +11,7 @@ import pytest
 
 from loadtest.photos import encode, photo
 from serve_app.engine import images
-from tests.e2e.conftest import poll, submit
+from tests.helpers.service import poll, submit
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

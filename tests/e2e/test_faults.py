@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from loadtest.photos import photo
-from tests.e2e.conftest import ADMIN_TOKEN, poll, submit
+from tests.helpers.service import E2E_ADMIN_TOKEN, poll, submit
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+ADMIN = {"Authorization": f"Bearer {E2E_ADMIN_TOKEN}"}
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 
 from loadtest import report
 from loadtest.service import ROOT
-from tests.e2e.conftest import ADMIN_TOKEN
+from tests.helpers.service import E2E_ADMIN_TOKEN
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -25,7 +25,7 @@ ACCOUNTS = "free:20,enterprise:8,enterprise:100,api-monthly:60"
 def run_locust(url: str, jobs: Path, csv_prefix: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOSERVE_")}
     env |= {
-        "PHOTOSERVE_ADMIN_TOKEN": ADMIN_TOKEN,
+        "PHOTOSERVE_ADMIN_TOKEN": E2E_ADMIN_TOKEN,
         "PHOTOSERVE_LOADTEST_JOBS": str(jobs),
         "PHOTOSERVE_LOADTEST_ACCOUNTS": ACCOUNTS,
     }
@@ -42,7 +42,9 @@ def test_under_load_every_job_finishes_and_the_ledgers_balance(service, tmp_path
     jobs, prefix = tmp_path / "jobs.jsonl", tmp_path / "locust"
     locust = run_locust(service["url"], jobs, prefix)
     assert jobs.exists(), locust.stdout[-3000:] + locust.stderr[-3000:]
-    summary, markdown = report.produce(service["url"], str(prefix), jobs, ADMIN_TOKEN, wait_s=60)
+    summary, markdown = report.produce(
+        service["url"], str(prefix), jobs, E2E_ADMIN_TOKEN, wait_s=60
+    )
     print("\n" + markdown)
     assert summary.accepted > 0 and summary.done > 0, markdown
     assert summary.lost == 0, markdown

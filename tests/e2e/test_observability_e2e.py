@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from loadtest.photos import photo
-from tests.e2e.conftest import poll, submit
+from tests.helpers.service import poll, submit
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

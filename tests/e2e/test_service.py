@@ -13,7 +13,7 @@ import pytest
 
 from loadtest.photos import encode, photo
 from serve_app.engine import images
-from tests.e2e.conftest import cli, poll, ray_processes, submit
+from tests.helpers.service import cli, poll, ray_processes, submit
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

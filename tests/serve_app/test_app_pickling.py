@@ -10,29 +10,23 @@ import ray.cloudpickle as cloudpickle
 from fastapi.testclient import TestClient
 from ray.serve._private.http_util import make_fastapi_class_based_view
 
-SUBMIT_ROUTES = [
-    "/v1/upscale",
-    "/v1/restore-face",
-    "/v1/remove-background",
-    "/v1/segment",
-    "/v1/erase-object",
-    "/v1/inpaint",
-    "/v1/enhance",
-    "/api/upload/",
-    "/api/uploadv2/",
-]
+from serve_app import operations
+
+NATIVE = [f"/v1/{name}" for name in operations.names()]
+SUBMIT_ROUTES = [*NATIVE, *("/api" + path for path in NATIVE), "/api/upload/", "/api/uploadv2/"]
 
 
 @pytest.fixture(scope="module")
 def replica_app():
-    from serve_app.app import Ingress, fastapi_app
+    from serve_app import ingress
+    from serve_app.app import Ingress
 
-    copy = cloudpickle.loads(cloudpickle.dumps(fastapi_app))
+    copy = cloudpickle.loads(cloudpickle.dumps(ingress.app))
     make_fastapi_class_based_view(copy, Ingress.func_or_class)
     return TestClient(copy, raise_server_exceptions=False)
 
 
-@pytest.mark.parametrize("path", SUBMIT_ROUTES + ["/api" + p for p in SUBMIT_ROUTES[:7]])
+@pytest.mark.parametrize("path", SUBMIT_ROUTES)
 def test_routes_survive_the_trip_into_the_replica(replica_app, path):
     response = replica_app.post(path)
     assert "query." not in response.text, response.text

@@ -18,12 +18,7 @@ async def get_credits(account: CreditsAccount, rt: RuntimeDep) -> dict:
         "ok": True,
         "account_id": account.id,
         "user_type": account.plan,
-        "credits": {
-            "sub": balance.sub,
-            "extra": balance.extra,
-            "free_today": balance.free_today,
-            "total": balance.total,
-        },
+        "credits": balance.buckets(),
         "held": balance.held,
         "today": {"used": balance.used_today, "limit": balance.free_limit},
     }

@@ -52,12 +52,7 @@ async def _view(rt: Runtime, account_id: str) -> dict:
         "ok": True,
         **account,
         "locked": account.get("locked") == "1",
-        "credits": {
-            "sub": balance.sub,
-            "extra": balance.extra,
-            "free_today": balance.free_today,
-            "total": balance.total,
-        },
+        "credits": balance.buckets(),
         "held": balance.held,
     }
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from serve_app.api.deps import LoadedModels, RuntimeDep
+from serve_app.api.deps import FleetDep, RuntimeDep
 
 router = APIRouter(tags=["models"])
 
 
 @router.get("/v1/models")
-async def list_models(rt: RuntimeDep, loaded: LoadedModels) -> dict:
+async def list_models(rt: RuntimeDep, fleet: FleetDep) -> dict:
     models = []
     for spec in rt.catalog.specs.values():
         models.append(
@@ -21,7 +21,7 @@ async def list_models(rt: RuntimeDep, loaded: LoadedModels) -> dict:
                 "arch": spec.arch,
                 "scale": spec.scale,
                 "available": rt.catalog.available(spec),
-                "loaded": None if loaded is None else loaded.get(spec.name, False),
+                "loaded": None if fleet is None else fleet.models.get(spec.name, False),
             }
         )
     return {"ok": True, "models": models}

@@ -1,0 +1,14 @@
+"""PND AI's public API (its docs: "PND AI Public API"), served on the native engine: its
+routes under /api/, its upload fields and looks, job ids, statuses and webhook format.
+Errors use the native envelope, which follows PND's table."""
+
+from serve_app.api.surface import Surface
+from serve_app.vendors.pnd import routes, webhook
+
+SURFACE = Surface(
+    name="pnd",
+    prefix="/api/",
+    routers=lambda: [routes.router],
+    webhook_style=webhook.STYLE,
+    render_webhook=webhook.render,
+)

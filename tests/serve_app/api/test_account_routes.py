@@ -6,7 +6,7 @@ from loadtest.photos import photo_bytes
 from serve_app.billing import accounts, credits
 from serve_app.engine import jobs
 from serve_app.engine.jobs import JobStatus
-from tests.serve_app.api.test_upscale_route import assert_error
+from tests.helpers.http import assert_error
 
 PNG = photo_bytes(size=32)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ADMIN_TOKEN
-from tests.serve_app.api.test_upscale_route import assert_error
+from tests.helpers.http import assert_error
+from tests.helpers.runtime import ADMIN_TOKEN
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -100,13 +100,17 @@ async def test_openapi_documents_the_upload_forms(client):
 async def test_readiness_waits_for_every_model_with_weights(rt):
     import httpx
 
+    from serve_app import operations
+    from serve_app.api.deps import Fleet
     from serve_app.ingress import create_app
 
-    async def check(status):
-        async def provider():
-            return status
+    runs = {op.name: op.deployment_name for op in operations.all_operations()}
 
-        app = create_app(rt, model_status=provider)
+    async def check(models):
+        async def provider():
+            return Fleet(models, dict.fromkeys(runs.values(), "up"), runs)
+
+        app = create_app(rt, fleet_status=provider)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
             return await http.get("/readyz")
@@ -130,6 +134,9 @@ async def test_readiness_waits_for_every_model_with_weights(rt):
         )
     )
     assert ready.status_code == 200 and ready.json()["waiting_for"] == []
+    states = ready.json()["operations"]
+    assert states["upscale"] == states["enhance"] == "ready"
+    assert states["restore-face"] == states["inpaint"] == "unavailable"  # no weights here
 
 
 async def test_readiness_without_model_deployments_is_liveness(client):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ADMIN_TOKEN
-from tests.serve_app.api.test_upscale_route import assert_error
+from tests.helpers.http import assert_error
+from tests.helpers.runtime import ADMIN_TOKEN
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 

@@ -7,7 +7,6 @@ import base64
 
 import httpx
 import numpy as np
-import orjson
 import pytest
 
 from loadtest.photos import encode, photo
@@ -16,9 +15,10 @@ from serve_app.core.runtime import Runtime
 from serve_app.engine import images, jobs
 from serve_app.engine.dispatcher import Dispatcher
 from serve_app.ingress import create_app
-from tests.backends import LocalEnhanceBackend, LocalUpscaleBackend
-from tests.conftest import make_settings, money, wait_for
-from tests.serve_app.api.test_upscale_route import assert_error
+from tests.helpers.backends import LocalEnhanceBackend, LocalUpscaleBackend
+from tests.helpers.dispatch import lanes
+from tests.helpers.http import assert_error
+from tests.helpers.runtime import make_settings, money, wait_for
 
 EDIT_MODELS = {
     "u2net": "remove-background",
@@ -116,10 +116,10 @@ async def test_segment_is_free_and_its_job_settles_at_zero(edit_rt, edit_client,
     assert response.status_code == 202, response.text
     assert response.json()["cost"] == 0
     job = await jobs.load(edit_rt, response.json()["job_id"])
-    params = orjson.loads(job["params"])
+    params = job.params
     assert params["points"] == [[20, 20, 1]] and params["box"] == [0, 0, 50, 40]
     assert await money(edit_rt, account_id) == (10, 0)
-    state, started = await jobs.start(edit_rt, job["job_id"], "segment")
+    state, started = await jobs.start(edit_rt, job.job_id, "segment")
     assert state == 1
     assert await jobs.complete(edit_rt, started, result_key="results/x.png")
     assert await money(edit_rt, account_id) == (10, 0)
@@ -147,8 +147,7 @@ async def test_mask_is_stored_checked_and_binary(edit_rt, edit_client, customer)
     }
     response = await edit_client.post("/v1/inpaint", headers=headers, json=body)
     assert response.status_code == 202, response.text
-    job = await jobs.load(edit_rt, response.json()["job_id"])
-    params = orjson.loads(job["params"])
+    params = (await jobs.load(edit_rt, response.json()["job_id"])).params
     assert (params["prompt"], params["steps"], params["seed"]) == ("a red ball", 12, 7)
     assert (params["cfg_scale"], params["strength"]) == (7.0, 0.85)
     stored = images.decode(await edit_rt.blobs.get(params["mask_key"])).rgb[..., 0]
@@ -234,9 +233,9 @@ async def test_download_of_a_failed_job_is_502_on_pixelforge(edit_client, edit_r
     )
     job = await jobs.load(edit_rt, response.json()["job_id"])
     await jobs.fail(edit_rt, job, "error_inference", "The model failed on this image.")
-    status = (await edit_client.get(f"/api/v1/jobs/{job['job_id']}", headers=headers)).json()
+    status = (await edit_client.get(f"/api/v1/jobs/{job.job_id}", headers=headers)).json()
     assert status["status"] == "failed" and status["error"]["code"] == "error_inference"
-    path = f"/jobs/{job['job_id']}/download"
+    path = f"/jobs/{job.job_id}/download"
     assert_error(await edit_client.get("/api/v1" + path, headers=headers), 502, "job_failed")
     assert_error(await edit_client.get("/v1" + path, headers=headers), 409, "job_failed")
 
@@ -246,7 +245,7 @@ async def test_enhance_job_runs_to_a_corrected_image(edit_rt, edit_client, custo
     coffee = photo("coffee", 128)[:96]
     cast = np.clip(coffee * np.array([1.0, 0.9, 0.65]), 0, 255).astype(np.uint8)
     backend = LocalEnhanceBackend(LocalUpscaleBackend(weights_dir))
-    dispatcher = Dispatcher(edit_rt, {"enhance": backend}, "enhance")
+    dispatcher = Dispatcher(edit_rt, lanes({"enhance": backend}), "enhance")
     await dispatcher.start()
     try:
         submitted = []

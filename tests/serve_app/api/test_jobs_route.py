@@ -9,14 +9,15 @@ from loadtest.photos import photo, photo_bytes
 from serve_app.billing import accounts
 from serve_app.engine import images
 from serve_app.engine.dispatcher import Dispatcher
-from tests.backends import LocalUpscaleBackend
-from tests.conftest import wait_for
-from tests.serve_app.api.test_upscale_route import assert_error
+from tests.helpers.backends import LocalUpscaleBackend
+from tests.helpers.dispatch import lanes
+from tests.helpers.http import assert_error
+from tests.helpers.runtime import wait_for
 
 
 @pytest.fixture
 async def dispatcher(rt, weights_dir):
-    running = Dispatcher(rt, {"upscale": LocalUpscaleBackend(weights_dir)}, "api-test")
+    running = Dispatcher(rt, lanes({"upscale": LocalUpscaleBackend(weights_dir)}), "api-test")
     await running.start()
     yield running
     await running.stop()

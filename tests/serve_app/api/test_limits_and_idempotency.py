@@ -6,8 +6,8 @@ import asyncio
 
 from loadtest.photos import photo_bytes
 from serve_app.billing import accounts, idempotency
-from tests.conftest import money
-from tests.serve_app.api.test_upscale_route import assert_error
+from tests.helpers.http import assert_error
+from tests.helpers.runtime import money
 
 PNG = photo_bytes(size=32)
 RATE_HEADERS = (

@@ -12,9 +12,10 @@ from serve_app.core.runtime import Runtime
 from serve_app.engine import images
 from serve_app.engine.dispatcher import Dispatcher
 from serve_app.ingress import create_app
-from tests.backends import LocalFaceBackend, LocalUpscaleBackend
-from tests.conftest import make_settings, money, wait_for
-from tests.serve_app.api.test_upscale_route import assert_error
+from tests.helpers.backends import LocalFaceBackend, LocalUpscaleBackend
+from tests.helpers.dispatch import lanes
+from tests.helpers.http import assert_error
+from tests.helpers.runtime import make_settings, money, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +42,8 @@ async def face_client(face_rt):
 async def test_restore_face_job_with_crops(face_rt, face_client, face_backend):
     account_id, key = await accounts.create(face_rt, 10, "enterprise")
     headers = {"x-key": key}
-    dispatcher = Dispatcher(
-        face_rt, {"restore-face": face_backend, "upscale": face_backend.upscaler}, "faces"
-    )
+    backends = {"restore-face": face_backend, "upscale": face_backend.upscaler}
+    dispatcher = Dispatcher(face_rt, lanes(backends), "faces")
     await dispatcher.start()
     try:
         response = await face_client.post(

@@ -14,8 +14,9 @@ from serve_app.core.runtime import Runtime
 from serve_app.engine import images, jobs, maintenance
 from serve_app.engine.dispatcher import Dispatcher
 from serve_app.ingress import create_app
-from tests.conftest import make_settings, wait_for
-from tests.serve_app.api.test_upscale_route import assert_error
+from tests.helpers.dispatch import lanes
+from tests.helpers.http import assert_error
+from tests.helpers.runtime import make_settings, wait_for
 
 PNG = photo_bytes("astronaut", size=32)
 
@@ -29,7 +30,7 @@ class Works:
 
 @pytest.fixture
 async def dispatcher(rt):
-    running = Dispatcher(rt, {"upscale": Works()}, "results")
+    running = Dispatcher(rt, lanes({"upscale": Works()}), "results")
     await running.start()
     yield running
     await running.stop()
@@ -121,7 +122,7 @@ async def test_retention_deletes_old_blobs_and_expired_jobs_are_404(client, auth
     job = await finished_job(client, auth)
     stored = await jobs.load(rt, job["job_id"])
     old = time.time() - rt.settings.result_ttl_s - 10
-    for key in (stored["input_key"], stored["result_key"]):
+    for key in (stored.input_key, stored.result_key):
         os.utime(rt.blobs.path(key), (old, old))
     removed = await maintenance.sweep_blobs(rt)
     assert removed == {"inputs": 1, "results": 1}
@@ -216,7 +217,7 @@ async def test_results_from_an_s3_store(redis_server, tmp_path, weights_dir, s3_
     settings = make_settings(redis_server, tmp_path, weights_dir, blob_url="s3://unused")
     rt = Runtime.create(settings)
     rt.blobs = s3_store
-    running = Dispatcher(rt, {"upscale": Works()}, "s3")
+    running = Dispatcher(rt, lanes({"upscale": Works()}), "s3")
     await running.start()
     try:
         _, key = await accounts.create(rt, 10, "enterprise")

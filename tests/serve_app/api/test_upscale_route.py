@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-
 import httpx
 import pytest
 
@@ -12,21 +10,10 @@ from serve_app.billing import accounts
 from serve_app.core.runtime import Runtime
 from serve_app.engine import jobs
 from serve_app.ingress import create_app
-from tests.conftest import make_settings, money
+from tests.helpers.http import assert_error, b64
+from tests.helpers.runtime import make_settings, money
 
 PNG = photo_bytes("astronaut", size=64)
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def assert_error(response: httpx.Response, status: int, code: str):
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["ok"] is False and body["error"] == code
-    assert isinstance(body["detail"], str) and body["detail"]
-    return body
 
 
 async def test_multipart_upload_is_accepted(client, auth, rt, account):
@@ -37,7 +24,7 @@ async def test_multipart_upload_is_accepted(client, auth, rt, account):
     body = response.json()
     assert body["status"] == "queued" and body["cost"] == 2 and body["remaining"] == 98
     job = await jobs.load(rt, body["job_id"])
-    assert job["account"] == account[0] and rt.blobs.path(job["input_key"]).read_bytes() == PNG
+    assert job.account == account[0] and rt.blobs.path(job.input_key).read_bytes() == PNG
 
 
 @pytest.mark.parametrize("prefix", ["", "data:image/png;base64,"])

@@ -1,0 +1,47 @@
+"""POST /v1/enhance: white balance, exposure, contrast and saturation measured from the photo
+(scaled by `strength`), `color` warmer or cooler; `denoise` adds the compact Real-ESRGAN at
+scale 1. Runs in the Upscaler deployment: no weights of its own."""
+
+from serve_app.operations import upscale
+from serve_app.operations._editing import sized
+from serve_app.operations._operation import Given, Operation, Plan
+from serve_app.operations._params import Output, boolean, number
+
+NAME = "enhance"
+
+
+class EnhanceParams(Output):
+    wb: boolean("gray-world white balance when a cast is measured") = True
+    color: number(-10, 10, "-10 cool .. +10 warm") = 0.0
+    strength: number(0, 1, "how much of each measured correction") = 1.0
+    denoise: boolean("Real-ESRGAN at scale 1: noise and JPEG blocks out") = False
+
+
+def plan(params: EnhanceParams, given: Given) -> Plan:
+    model = upscale.model_name(given.catalog, upscale.DEFAULT_MODEL) if params.denoise else ""
+    job = {
+        "model": model,
+        "wb": params.wb,
+        "color": params.color,
+        "strength": params.strength,
+        "denoise": params.denoise,
+        "output_format": params.output_format,
+        "quality": params.quality,
+        **sized(given.image),
+    }
+    return Plan(job, given.price(None))
+
+
+OPERATION = Operation(
+    name=NAME,
+    summary="Enhance colours and tone (and optionally denoise)",
+    description=(
+        "Fix white balance, exposure, contrast and saturation (measured from the photo, "
+        "scaled by `strength`); `color` -10 cool .. +10 warm; `denoise` adds Real-ESRGAN at "
+        "scale 1."
+    ),
+    params=EnhanceParams,
+    plan=plan,
+    deployment="deployments.upscale.upscaler:Upscaler",
+    method="enhance",
+)

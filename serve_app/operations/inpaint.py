@@ -1,0 +1,87 @@
+"""POST /v1/inpaint: repaint the masked area from a prompt with Stable Diffusion inpainting
+(a crop around the mask at <= 512 px, pasted back); the mask, or clicks for the Segmenter."""
+
+from typing import Annotated, Any, Self
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from serve_app.core.errors import InvalidParameter, PromptTooLong
+from serve_app.operations import segment
+from serve_app.operations._editing import Clicks, mask_or_clicks, masked, sized
+from serve_app.operations._operation import Given, Operation, Plan
+from serve_app.operations._params import integer, number
+
+NAME = "inpaint"
+# CLIP reads 77 tokens (~300-400 characters of English); longer prompts would be cut silently
+MAX_PROMPT_CHARS = 400
+DEFAULT_PROMPT = "high quality photo"  # PixelForge's default
+
+
+def read_prompt(value: Any, name: str) -> str | None:
+    if not isinstance(value, str):
+        raise InvalidParameter(f"{name} must be text.")
+    text = " ".join(value.split())
+    if len(text) > MAX_PROMPT_CHARS:
+        raise PromptTooLong(
+            f"{name} is {len(text)} characters; at most {MAX_PROMPT_CHARS} (CLIP reads 77 tokens)."
+        )
+    return text or None
+
+
+def prompt_text(description: str) -> Any:
+    reader = BeforeValidator(lambda value, info: read_prompt(value, info.field_name))
+    text = Annotated[str, Field(max_length=MAX_PROMPT_CHARS)]
+    return Annotated[text | None, reader, Field(description=description)]
+
+
+class InpaintParams(Clicks):
+    prompt: prompt_text("what to paint") = DEFAULT_PROMPT
+    negative_prompt: prompt_text("what not to paint") = None
+    steps: integer(1, 100) = 30
+    cfg_scale: number(0, 30, "guidance") = 7.0
+    strength: number(0.01, 1) = 0.85
+    seed: integer(0, 2**32 - 1, "the same seed, prompt and mask give the same result") | None = None
+
+    @model_validator(mode="after")
+    def _some_step_runs(self) -> Self:
+        if int(self.steps * self.strength) < 1:
+            raise InvalidParameter(
+                "steps x strength must be at least 1: no denoising step would run."
+            )
+        return self
+
+
+def plan(params: InpaintParams, given: Given) -> Plan:
+    model = OPERATION.model(given.catalog)
+    clicks, mask = mask_or_clicks(params, given, lambda: segment.OPERATION.model(given.catalog))
+    job = {
+        "model": model,
+        "prompt": params.prompt or DEFAULT_PROMPT,
+        "negative_prompt": params.negative_prompt,
+        "steps": params.steps,
+        "cfg_scale": params.cfg_scale,
+        "strength": params.strength,
+        "seed": params.seed,
+        **clicks,
+        "output_format": params.output_format,
+        "quality": params.quality,
+        **sized(given.image),
+    }
+    return Plan(job, given.price(None), mask=mask)
+
+
+OPERATION = Operation(
+    name=NAME,
+    summary="Repaint the masked area from a prompt (Stable Diffusion inpainting)",
+    description=(
+        "`prompt`, `steps` 30, `cfg_scale` 7.0, `strength` 0.85, `seed` (reported with the "
+        "result: the same seed reproduces it). The mask, or `points`/`box` for the Segmenter."
+    ),
+    params=InpaintParams,
+    plan=plan,
+    deployment="deployments.inpaint.inpainter:Inpainter",
+    backend=masked,
+    models=(NAME,),
+    fetch="sd-inpainting",
+    takes_mask=True,
+)

@@ -1,0 +1,119 @@
+"""Checking and planning an upscale: output size, price, model, and the errors for bad
+parameters."""
+
+from __future__ import annotations
+
+import pytest
+
+from serve_app.core.catalog import Catalog
+from serve_app.core.errors import InvalidParameter, InvalidSize, ModelUnavailable, PixelTooLarge
+from serve_app.core.plans import Plans
+from serve_app.core.settings import CONFIGS, Settings
+from serve_app.engine.images import ImageInfo
+from serve_app.operations import upscale
+
+INFO = ImageInfo("png", 640, 480)
+
+
+@pytest.fixture
+def catalog(weights_dir):
+    return Catalog.load(CONFIGS / "models.yaml", None, weights_dir)
+
+
+@pytest.fixture
+def plans():
+    return Plans.load(CONFIGS / "plans.yaml")
+
+
+def make(raw, catalog, plans, info=INFO) -> dict:
+    plan = upscale.OPERATION.check(raw, info, None, catalog, plans, Settings())
+    assert plan.params["cost"] == plan.cost
+    return plan.params
+
+
+def test_defaults_are_fast_x2_png(catalog, plans):
+    plan = make({}, catalog, plans)
+    assert (plan["model"], plan["scale"], plan["out_width"], plan["out_height"]) == (
+        "realesr-animevideov3",
+        2,
+        1280,
+        960,
+    )
+    assert (plan["output_format"], plan["cost"]) == ("png", 1)
+
+
+@pytest.mark.parametrize(("scale", "cost"), [(2, 1), ("4", 2), ("x4", 2)])
+def test_scale_costs(catalog, plans, scale, cost):
+    assert make({"scale": scale}, catalog, plans)["cost"] == cost
+
+
+@pytest.mark.parametrize(
+    ("size", "edge", "cost"),
+    [
+        ("HD", 1280, 1),
+        ("fhd", 1920, 1),
+        ("2K", 2560, 2),
+        ("4k", 3840, 4),
+        ("3840", 3840, 4),
+        (2560, 2560, 2),
+    ],
+)
+def test_size_tiers_fit_the_longest_edge(catalog, plans, size, edge, cost):
+    plan = make({"size": size}, catalog, plans)
+    assert plan["out_width"] == edge
+    assert plan["out_height"] == round(480 * edge / 640)
+    assert plan["cost"] == cost
+
+
+def test_portrait_size_fits_height(catalog, plans):
+    plan = make({"size": "HD"}, catalog, plans, ImageInfo("jpg", 300, 600))
+    assert (plan["out_width"], plan["out_height"]) == (640, 1280)
+
+
+@pytest.mark.parametrize(
+    ("alias", "name"),
+    [
+        ("quality", "realesrgan-x4plus"),
+        ("anime", "realesrgan-x4plus-anime"),
+        ("realesrgan-x4plus", "realesrgan-x4plus"),
+    ],
+)
+def test_models_by_alias_or_name(catalog, plans, alias, name):
+    assert make({"model": alias}, catalog, plans)["model"] == name
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        ({"scale": 3}, InvalidParameter),
+        ({"scale": "big"}, InvalidParameter),
+        ({"size": "8K"}, InvalidSize),
+        ({"size": 1000}, InvalidSize),
+        ({"size": "HD", "scale": 2}, InvalidParameter),
+        ({"model": "bogus"}, InvalidParameter),
+        ({"output_format": "gif"}, InvalidParameter),
+    ],
+)
+def test_bad_parameters(catalog, plans, raw, error):
+    with pytest.raises(error):
+        make(raw, catalog, plans)
+
+
+def test_size_must_enlarge(catalog, plans):
+    with pytest.raises(InvalidSize, match="not larger"):
+        make({"size": "HD"}, catalog, plans, ImageInfo("png", 2000, 1000))
+
+
+def test_output_edge_limit(catalog, plans):
+    with pytest.raises(PixelTooLarge):
+        make({"scale": 4}, catalog, plans, ImageInfo("png", 2100, 1000))
+
+
+def test_model_without_weights_is_unavailable(plans, tmp_path):
+    empty = Catalog.load(CONFIGS / "models.yaml", None, tmp_path)
+    with pytest.raises(ModelUnavailable):
+        make({"model": "quality"}, empty, plans)
+
+
+def test_jpeg_alias(catalog, plans):
+    assert make({"output_format": "JPEG"}, catalog, plans)["output_format"] == "jpg"
