@@ -82,10 +82,10 @@ def bench_matting(folder, device) -> tuple[str, float, float]:
 
 
 def bench_enhance() -> tuple[str, float, float]:
-    from deployments.upscale import corrections as enhance
+    from deployments.upscale import corrections
 
     image = cv2.resize(photo("coffee"), (2048, 1536), interpolation=cv2.INTER_AREA)
-    ours = timed(lambda: enhance.enhance(image))
+    ours = timed(lambda: corrections.enhance(image))
     floor = timed(lambda: cv2.resize(image, (2047, 1535), interpolation=cv2.INTER_LANCZOS4))
     return "enhance 3 MP (corrections vs one Lanczos pass)", ours, floor
 

@@ -17,7 +17,7 @@ import time
 import cv2
 import numpy as np
 
-from deployments.faces.alignment import models_dir
+from deployments.faces.facelib import models_dir
 from loadtest.photos import face_photos
 
 

@@ -52,7 +52,7 @@ class FaceRestorer:
         return None
 
     def _load_detector(self):
-        from deployments.faces.alignment import DlibDetector
+        from deployments.faces.facelib import DlibDetector
 
         spec = self.catalog.specs.get(DETECTOR)
         path = spec.weights_path(self.catalog.weights_dir) if spec else None

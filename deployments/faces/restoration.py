@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deployments.faces import alignment as facelib
+from deployments.faces import facelib
 
 RestoreFn = Callable[[np.ndarray], Awaitable[np.ndarray]]
 

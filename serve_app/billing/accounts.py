@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from serve_app.billing import credits as credit_buckets
+from serve_app.billing import credits
 from serve_app.billing.account_cache import AccountCache
 from serve_app.billing.apikeys import generate_key, hash_key, same
 from serve_app.core.runtime import Runtime
@@ -26,8 +26,8 @@ def new_account_id() -> str:
     return "acct_" + secrets.token_hex(8)
 
 
-async def create(rt: Runtime, credits: int, plan: str) -> tuple[str, str]:
-    """Create an account holding `credits` permanent credits; returns (account_id, api_key).
+async def create(rt: Runtime, amount: int, plan: str) -> tuple[str, str]:
+    """Create an account holding `amount` permanent credits; returns (account_id, api_key).
     The key itself is not kept."""
     account_id = new_account_id()
     api_key = generate_key()
@@ -40,8 +40,8 @@ async def create(rt: Runtime, credits: int, plan: str) -> tuple[str, str]:
         pipe.set(rt.keys.api_key(key_hash), account_id)
         pipe.zadd(rt.keys.accounts, {account_id: rt.clock()})
         await pipe.execute()
-    if credits > 0:
-        await credit_buckets.grant(rt, account_id, credits, "extra", note="account created")
+    if amount > 0:
+        await credits.grant(rt, account_id, amount, "extra", note="account created")
     return account_id, api_key
 
 

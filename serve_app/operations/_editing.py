@@ -4,7 +4,6 @@ mask file or clicks that the Segmenter turns into one, and the backend that does
 Editing results keep the input's size (`out_width`/`out_height` in the job's params).
 """
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
@@ -14,7 +13,7 @@ from serve_app.core.errors import InvalidParameter, NoMask
 from serve_app.engine import masks
 from serve_app.engine.backends import Backend, MaskedCall
 from serve_app.engine.images import ImageInfo
-from serve_app.operations._operation import Given
+from serve_app.operations._operation import Given, Operation, Plan
 from serve_app.operations._params import Output
 
 MAX_POINTS = 20
@@ -106,9 +105,7 @@ def sized(info: ImageInfo) -> dict[str, Any]:
     return {"out_width": info.width, "out_height": info.height}
 
 
-def mask_or_clicks(
-    params: Clicks, given: Given, segment_model: Callable[[], str]
-) -> tuple[dict, bytes | None]:
+def mask_or_clicks(params: Clicks, given: Given, segmenter: Operation) -> tuple[dict, bytes | None]:
     """A mask file (checked, reduced to a binary PNG), or clicks that the Segmenter turns
     into one (with the segment model it will use)."""
     if given.mask is not None:
@@ -116,7 +113,17 @@ def mask_or_clicks(
     clicks = params.prompts(given.image, required=False)
     if not clicks:
         raise NoMask("Send a `mask` (white = the area to change), or `points`/`box` to find it.")
-    return {**clicks, "segment_model": segment_model()}, None
+    return {**clicks, "segment_model": segmenter.model(given.catalog)}, None
+
+
+def masked_plan(
+    params: Clicks, given: Given, op: Operation, segmenter: Operation, settings: dict[str, Any]
+) -> Plan:
+    """A job that edits the area a mask (or clicks) selects: erase, inpaint."""
+    model = op.model(given.catalog)
+    clicks, mask = mask_or_clicks(params, given, segmenter)
+    job = {"model": model, **settings, **clicks, **params.output(), **sized(given.image)}
+    return Plan(job, given.price(None), mask=mask)
 
 
 def masked(handle: Any, method: str, handles: dict[str, Any]) -> Backend:

@@ -92,3 +92,7 @@ class Output(Params):
         "png", validation_alias=AliasChoices("output_format", "format")
     )
     quality: Quality | None = None
+
+    def output(self) -> dict[str, Any]:
+        """What a job carries about its output file."""
+        return {"output_format": self.output_format, "quality": self.quality}

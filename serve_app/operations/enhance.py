@@ -19,16 +19,8 @@ class EnhanceParams(Output):
 
 def plan(params: EnhanceParams, given: Given) -> Plan:
     model = upscale.model_name(given.catalog, upscale.DEFAULT_MODEL) if params.denoise else ""
-    job = {
-        "model": model,
-        "wb": params.wb,
-        "color": params.color,
-        "strength": params.strength,
-        "denoise": params.denoise,
-        "output_format": params.output_format,
-        "quality": params.quality,
-        **sized(given.image),
-    }
+    job = {"model": model, **params.model_dump(include={"wb", "color", "strength", "denoise"})}
+    job.update(params.output(), **sized(given.image))
     return Plan(job, given.price(None))
 
 

@@ -3,7 +3,7 @@
 cost follows the mask, not the photo; every other pixel is unchanged."""
 
 from serve_app.operations import segment
-from serve_app.operations._editing import Clicks, mask_or_clicks, masked, sized
+from serve_app.operations._editing import Clicks, masked, masked_plan
 from serve_app.operations._operation import Given, Operation, Plan
 
 NAME = "erase-object"
@@ -14,16 +14,7 @@ class EraseParams(Clicks):
 
 
 def plan(params: EraseParams, given: Given) -> Plan:
-    model = OPERATION.model(given.catalog)
-    clicks, mask = mask_or_clicks(params, given, lambda: segment.OPERATION.model(given.catalog))
-    job = {
-        "model": model,
-        **clicks,
-        "output_format": params.output_format,
-        "quality": params.quality,
-        **sized(given.image),
-    }
-    return Plan(job, given.price(None), mask=mask)
+    return masked_plan(params, given, OPERATION, segment.OPERATION, {})
 
 
 OPERATION = Operation(

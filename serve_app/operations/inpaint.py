@@ -7,7 +7,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from serve_app.core.errors import InvalidParameter, PromptTooLong
 from serve_app.operations import segment
-from serve_app.operations._editing import Clicks, mask_or_clicks, masked, sized
+from serve_app.operations._editing import Clicks, masked, masked_plan
 from serve_app.operations._operation import Given, Operation, Plan
 from serve_app.operations._params import integer, number
 
@@ -52,22 +52,15 @@ class InpaintParams(Clicks):
 
 
 def plan(params: InpaintParams, given: Given) -> Plan:
-    model = OPERATION.model(given.catalog)
-    clicks, mask = mask_or_clicks(params, given, lambda: segment.OPERATION.model(given.catalog))
-    job = {
-        "model": model,
+    generation = {
         "prompt": params.prompt or DEFAULT_PROMPT,
         "negative_prompt": params.negative_prompt,
         "steps": params.steps,
         "cfg_scale": params.cfg_scale,
         "strength": params.strength,
         "seed": params.seed,
-        **clicks,
-        "output_format": params.output_format,
-        "quality": params.quality,
-        **sized(given.image),
     }
-    return Plan(job, given.price(None), mask=mask)
+    return masked_plan(params, given, OPERATION, segment.OPERATION, generation)
 
 
 OPERATION = Operation(

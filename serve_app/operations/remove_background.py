@@ -41,14 +41,9 @@ class RemoveBackgroundParams(Output):
 
 
 def plan(params: RemoveBackgroundParams, given: Given) -> Plan:
-    job = {
-        "model": OPERATION.model(given.catalog),
-        "bg_color": params.bg_color,
-        "only_mask": params.only_mask,
-        "output_format": params.output_format,
-        "quality": params.quality,
-        **sized(given.image),
-    }
+    model = OPERATION.model(given.catalog)
+    job = {"model": model, "bg_color": params.bg_color, "only_mask": params.only_mask}
+    job.update(params.output(), **sized(given.image))
     return Plan(job, given.price(None))
 
 

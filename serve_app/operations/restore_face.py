@@ -55,21 +55,9 @@ def plan(params: RestoreParams, given: Given) -> Plan:
     model = face_model(given.catalog)
     background = upscale.model_name(given.catalog, params.model) if shape.scale != 1 else ""
     cost = given.price(shape.tier)
-    job = {
-        "model": model,
-        "scale": shape.scale,
-        "size": shape.size,
-        "out_width": shape.out_width,
-        "out_height": shape.out_height,
-        "output_format": params.output_format,
-        "cost": cost,
-        "quality": params.quality,
-        "background_model": background,
-        "fidelity": params.fidelity,
-        "max_faces": params.max_faces,
-        "adjust": {},
-    }
-    return Plan(job, cost, shape.label)
+    job = upscale.job_params(model, shape, params, cost)
+    job.update(background_model=background, fidelity=params.fidelity, max_faces=params.max_faces)
+    return Plan({**job, "adjust": {}}, cost, shape.label)
 
 
 OPERATION = Operation(

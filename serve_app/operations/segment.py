@@ -21,14 +21,8 @@ class SegmentParams(Clicks):
 def plan(params: SegmentParams, given: Given) -> Plan:
     clicks = params.prompts(given.image, required=True)
     model = OPERATION.model(given.catalog)
-    job = {
-        "model": model,
-        "multimask": params.multimask,
-        **clicks,
-        "output_format": params.output_format,
-        "quality": params.quality,
-        **sized(given.image),
-    }
+    job = {"model": model, "multimask": params.multimask, **clicks}
+    job.update(params.output(), **sized(given.image))
     return Plan(job, given.price(None))
 
 

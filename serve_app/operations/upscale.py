@@ -133,11 +133,9 @@ def geometry(scale: int | None, size: str | None, given: Given, default_scale: i
     return Geometry(scale, None, width, height)
 
 
-def plan(params: UpscaleParams, given: Given) -> Plan:
-    model = model_name(given.catalog, params.model)
-    shape = geometry(params.scale, params.size, given, default_scale=2)
-    cost = given.price(shape.tier)
-    job = {
+def job_params(model: str, shape: Geometry, params: Sized, cost: int) -> dict[str, Any]:
+    """What an upscaled job carries: its model, output size and file, and its price."""
+    return {
         "model": model,
         "scale": shape.scale,
         "size": shape.size,
@@ -147,7 +145,13 @@ def plan(params: UpscaleParams, given: Given) -> Plan:
         "cost": cost,
         "quality": params.quality,
     }
-    return Plan(job, cost, shape.label)
+
+
+def plan(params: UpscaleParams, given: Given) -> Plan:
+    model = model_name(given.catalog, params.model)
+    shape = geometry(params.scale, params.size, given, default_scale=2)
+    cost = given.price(shape.tier)
+    return Plan(job_params(model, shape, params, cost), cost, shape.label)
 
 
 OPERATION = Operation(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from serve_app.core.catalog import Catalog
 from serve_app.core.settings import Settings
 from serve_app.process import local_state
 
@@ -98,35 +99,31 @@ def cmd_credits_audit(args) -> int:
     return 0 if audit["ok"] else 1
 
 
-def cmd_weights_import(args) -> int:
-    from deployments.common import weights
-    from serve_app.core.catalog import Catalog
-
+def _catalog() -> Catalog:
     settings = _settings()
-    catalog = Catalog.load(settings.models_file, settings.user_models_file, settings.weights)
-    results = weights.import_all(catalog)
+    return Catalog.load(settings.models_file, settings.user_models_file, settings.weights)
+
+
+def _report(results) -> int:
     for result in results:
         print(f"{result.model:28} {result.status:10} {result.detail}")
     return 1 if any(r.status == "failed" for r in results) else 0
+
+
+def cmd_weights_import(args) -> int:
+    from deployments.common import weights
+
+    return _report(weights.import_all(_catalog()))
 
 
 def cmd_weights_fetch(args) -> int:
     from deployments.common import weights
-    from serve_app.core.catalog import Catalog
 
-    settings = _settings()
-    catalog = Catalog.load(settings.models_file, settings.user_models_file, settings.weights)
-    results = weights.fetch_all(catalog, args.models or None)
-    for result in results:
-        print(f"{result.model:28} {result.status:10} {result.detail}")
-    return 1 if any(r.status == "failed" for r in results) else 0
+    return _report(weights.fetch_all(_catalog(), args.models or None))
 
 
 def cmd_weights_list(args) -> int:
-    from serve_app.core.catalog import Catalog
-
-    settings = _settings()
-    catalog = Catalog.load(settings.models_file, settings.user_models_file, settings.weights)
+    catalog = _catalog()
     for spec in catalog.specs.values():
         state = "available" if catalog.available(spec) else "missing"
         print(f"{spec.name:28} {spec.operation:10} {spec.alias or '':8} {state}")

@@ -3,16 +3,35 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
+import yaml
 
-from loadtest.service import LocalService, ServiceFailed
+from loadtest.service import ROOT, LocalService, ServiceFailed
+from serve_app.core.settings import CONFIGS
+from tests.helpers import toy_operation
 from tests.helpers.service import E2E_ADMIN_TOKEN
 
 
 @pytest.fixture(scope="session")
-def service(tmp_path_factory, weights_dir, edit_models):
+def toy_plans(tmp_path_factory) -> Path:
+    """configs/plans.yaml plus the toy operation's price (tests/helpers/toy_operation.py)."""
+    plans = yaml.safe_load((CONFIGS / "plans.yaml").read_text())
+    plans["costs"][toy_operation.OPERATION.name] = toy_operation.PRICE
+    path = tmp_path_factory.mktemp("plans") / "plans.yaml"
+    path.write_text(yaml.safe_dump(plans))
+    return path
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory, weights_dir, edit_models, toy_plans):
     env = {
+        # an operation from outside the project's packages, priced by the plans file
+        "PHOTOSERVE_EXTRA_OPERATIONS": toy_operation.__name__,
+        "PHOTOSERVE_PLANS_FILE": str(toy_plans),
+        "PYTHONPATH": str(ROOT),
         "PHOTOSERVE_WEIGHTS_DIR": str(weights_dir),
         # GFPGAN and the editing models: random-weight fixtures of the real architectures
         # (plumbing only)

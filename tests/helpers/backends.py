@@ -41,7 +41,7 @@ class LocalFaceBackend:
     only), background from the real fast upscaler."""
 
     def __init__(self, gfpgan_path: Path, upscaler: LocalUpscaleBackend):
-        from deployments.faces.alignment import DlibDetector
+        from deployments.faces.facelib import DlibDetector
         from deployments.faces.gfpgan_network import GFPGANNetwork
 
         self.detector = DlibDetector()

@@ -3,12 +3,12 @@ routes under /api/, its upload fields and looks, job ids, statuses and webhook f
 Errors use the native envelope, which follows PND's table."""
 
 from serve_app.api.surface import Surface
-from serve_app.vendors.pnd import routes, webhook
+from serve_app.vendors.pnd import payload, routes
 
 SURFACE = Surface(
     name="pnd",
     prefix="/api/",
     routers=lambda: [routes.router],
-    webhook_style=webhook.STYLE,
-    render_webhook=webhook.render,
+    webhook_style=payload.STYLE,
+    render_webhook=payload.render,
 )

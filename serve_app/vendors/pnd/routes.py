@@ -27,7 +27,7 @@ from serve_app.core.runtime import Runtime
 from serve_app.engine import jobs
 from serve_app.engine.jobs import Job, JobStatus
 from serve_app.vendors.pnd import mapping
-from serve_app.vendors.pnd.webhook import STYLE, result_url
+from serve_app.vendors.pnd.payload import STYLE, result_url
 from serve_app.webhooks import registration
 
 router = APIRouter(prefix="/api", tags=["PND AI compatible"])

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from deployments.common.device import plan
-from deployments.faces import alignment as facelib
+from deployments.faces import facelib
 from deployments.faces import restoration as face_restore
 from loadtest.photos import face_photos, photo, psnr
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from deployments.common import adjust
-from deployments.upscale import corrections as enhance
+from deployments.upscale import corrections
 from loadtest.photos import photo
 
 
@@ -28,22 +28,24 @@ def coffee():
 
 def test_white_balance_moves_a_colour_cast_toward_neutral(coffee):
     cast = adjust._to_uint8(coffee.astype(np.float32) * np.array([1.0, 0.9, 0.65]))
-    fixed = enhance.enhance(cast, wb=True)
+    fixed = corrections.enhance(cast, wb=True)
     assert gray_world_error(fixed) < 0.5 * gray_world_error(cast)
     # and wb=False leaves the cast in place
-    kept = enhance.enhance(cast, wb=False)
+    kept = corrections.enhance(cast, wb=False)
     assert gray_world_error(kept) > 0.8 * gray_world_error(cast)
 
 
 def test_an_underexposed_photo_is_brightened_toward_the_target(coffee):
     dark = adjust.exposure(coffee, -1.5)
-    fixed = enhance.enhance(dark)
-    assert abs(luma(fixed) - enhance.TARGET_LUMA) < abs(luma(dark) - enhance.TARGET_LUMA) / 2
+    fixed = corrections.enhance(dark)
+    assert (
+        abs(luma(fixed) - corrections.TARGET_LUMA) < abs(luma(dark) - corrections.TARGET_LUMA) / 2
+    )
 
 
 def test_a_flat_photo_is_stretched():
     flat = adjust.contrast(photo("astronaut", 256), 0.5)
-    fixed = enhance.enhance(flat)
+    fixed = corrections.enhance(flat)
     low, high = np.percentile(cv2.cvtColor(fixed, cv2.COLOR_RGB2GRAY), [1, 99])
     low0, high0 = np.percentile(cv2.cvtColor(flat, cv2.COLOR_RGB2GRAY), [1, 99])
     assert high - low > 1.4 * (high0 - low0)
@@ -51,35 +53,38 @@ def test_a_flat_photo_is_stretched():
 
 def test_washed_out_colours_gain_saturation():
     washed = adjust.saturation(photo("chelsea", 256), 0.35)
-    assert enhance.chroma(washed) < enhance.TARGET_CHROMA
-    assert enhance.chroma(enhance.enhance(washed, wb=False)) > enhance.chroma(washed) * 1.15
+    assert corrections.chroma(washed) < corrections.TARGET_CHROMA
+    assert (
+        corrections.chroma(corrections.enhance(washed, wb=False))
+        > corrections.chroma(washed) * 1.15
+    )
 
 
 def test_colourful_photos_keep_their_saturation(coffee):
-    assert enhance.analyse(coffee).saturation == 1.0
+    assert corrections.analyse(coffee).saturation == 1.0
 
 
 def test_strength_zero_changes_nothing_and_strength_scales(coffee):
     cast = adjust._to_uint8(coffee.astype(np.float32) * np.array([1.0, 0.9, 0.65]))
-    assert np.array_equal(enhance.enhance(cast, strength=0.0), cast)
-    half = enhance.analyse(cast, strength=0.5)
-    full = enhance.analyse(cast, strength=1.0)
+    assert np.array_equal(corrections.enhance(cast, strength=0.0), cast)
+    half = corrections.analyse(cast, strength=0.5)
+    full = corrections.analyse(cast, strength=1.0)
     assert 0 < half.white_balance < full.white_balance
 
 
 def test_warmth_follows_color(coffee):
-    warm = enhance.enhance(coffee, color=8).astype(np.float64)
-    cool = enhance.enhance(coffee, color=-8).astype(np.float64)
+    warm = corrections.enhance(coffee, color=8).astype(np.float64)
+    cool = corrections.enhance(coffee, color=-8).astype(np.float64)
     assert warm[..., 0].mean() > cool[..., 0].mean()
     assert warm[..., 2].mean() < cool[..., 2].mean()
 
 
 def test_a_grayscale_photo_stays_gray():
     camera = photo("camera", 256)
-    fixed = enhance.enhance(camera)
+    fixed = corrections.enhance(camera)
     assert np.abs(fixed[..., 0].astype(int) - fixed[..., 2]).max() <= 1
 
 
 def test_deterministic_and_same_size(coffee):
-    first, second = enhance.enhance(coffee), enhance.enhance(coffee)
+    first, second = corrections.enhance(coffee), corrections.enhance(coffee)
     assert np.array_equal(first, second) and first.shape == coffee.shape
