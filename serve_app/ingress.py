@@ -2,18 +2,21 @@
 deployment (serve_app/app.py) or on its own: `uvicorn serve_app.ingress:app` (no
 dispatching; same Redis, same data).
 
-This is the one module that imports serve_app.vendors: it mounts each surface's routers and
-hands its hooks on (error rendering to the exception handlers, webhook styles to the
-assembly of the Serve graph).
+This is the one module that imports serve_app.vendors: every package there declares one
+`SURFACE`; this module mounts its routers and hands its hooks on (error rendering to the
+exception handlers, its webhook style to the Serve graph's webhook worker). Adding a vendor is
+adding its package.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from serve_app import operations
+from serve_app import operations, vendors
 from serve_app.api import handlers, views
 from serve_app.api.deps import FleetStatus
 from serve_app.api.middleware import RateLimitHeaders
@@ -31,11 +34,13 @@ from serve_app.api.routes import (
 from serve_app.api.surface import Surface
 from serve_app.core.runtime import Runtime
 from serve_app.core.settings import Settings, get_settings
-from serve_app.vendors import pixelforge, pnd
 from serve_app.webhooks.delivery import Render
 from serve_app.webhooks.registration import STANDARD
 
-SURFACES: list[Surface] = [pnd.SURFACE, pixelforge.SURFACE]
+SURFACES: list[Surface] = [
+    importlib.import_module(f"{vendors.__name__}.{package.name}").SURFACE
+    for package in pkgutil.iter_modules(vendors.__path__)
+]
 
 
 def native_routers() -> list[APIRouter]:

@@ -1,0 +1,1 @@
+"""Background removal: U²-Net and the full-resolution matting (the BackgroundRemover)."""

@@ -1,0 +1,1 @@
+"""Object erase with LaMa, crop by crop (the Eraser)."""

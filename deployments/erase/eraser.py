@@ -1,4 +1,4 @@
-"""The Eraser Serve deployment: remove what a mask covers with big-lama (deployments/lama.py),
+"""The Eraser Serve deployment: remove what a mask covers with big-lama (deployments/erase/lama.py),
 one crop around each masked region, so the cost follows the mask, not the photo."""
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Face restoration: dlib detection and alignment, GFPGAN, paste-back (the FaceRestorer)."""

@@ -1,0 +1,1 @@
+"""Prompt inpainting with Stable Diffusion (the Inpainter)."""

@@ -1,5 +1,5 @@
 """The Inpainter Serve deployment: prompt-guided inpainting with Stable Diffusion 1.5
-(deployments/sd_inpaint.py), one pipeline per replica.
+(deployments/inpaint/sd_inpaint.py), one pipeline per replica.
 
 A diffusers pipeline is not reentrant (its scheduler keeps per-call state), so calls run one at
 a time behind a lock held by the worker thread itself: a cancelled request cannot let the next

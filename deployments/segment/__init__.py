@@ -1,0 +1,1 @@
+"""Click-to-mask with Segment Anything (the Segmenter)."""

@@ -1,0 +1,1 @@
+"""Real-ESRGAN: the Upscaler deployment (upscale and enhance), tiling, ncnn and PyTorch runtimes."""

@@ -1,4 +1,5 @@
-"""Automatic enhancement: measure what a photo needs, then apply deployments/adjust.py's steps.
+"""Automatic enhancement: measure what a photo needs, then apply the colour steps of
+deployments/common/adjust.py.
 
 Deterministic and cheap (a few statistics on a thumbnail, then per-pixel arithmetic). Each
 correction is clamped so a photo that is already fine is left nearly alone, and `strength`

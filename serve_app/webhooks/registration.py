@@ -1,4 +1,4 @@
-"""Per-account webhook registration and the delivery log (delivery: webhook_worker.py)."""
+"""Per-account webhook registration and the delivery log (delivery: delivery.py)."""
 
 from __future__ import annotations
 

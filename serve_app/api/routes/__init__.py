@@ -1,0 +1,1 @@
+"""The native routes, one module per noun; the submit routes come from the operation registry."""
