@@ -59,6 +59,7 @@ class Result:
 async def seed(redis_url: str, env: dict[str, str]) -> list[tuple[str, str]]:
     """(job path, key) pairs: ACCOUNTS accounts with JOBS_EACH finished jobs each."""
     from serve_app.billing import accounts
+    from serve_app.core.keyspace import Blobs
     from serve_app.core.runtime import Runtime
     from serve_app.core.settings import Settings
     from serve_app.engine import jobs
@@ -93,9 +94,9 @@ async def seed(redis_url: str, env: dict[str, str]) -> list[tuple[str, str]]:
             await jobs.transition(rt, job.job_id, {JobStatus.QUEUED}, JobStatus.PROCESSING)
             await jobs.complete(
                 rt,
-                {"job_id": job.job_id, "account": account_id, "operation": "upscale"},
+                jobs.Job(job.job_id, account_id, "upscale"),
                 0.5,
-                result_key=f"results/{job.job_id}.png",
+                result_key=Blobs.result(job.job_id, "png"),
                 width=64,
                 height=64,
             )

@@ -101,8 +101,10 @@ class Clicks(Output):
         return {"points": self.points or [], "box": self.box} if clicked else {}
 
 
-def sized(info: ImageInfo) -> dict[str, Any]:
-    return {"out_width": info.width, "out_height": info.height}
+def edit_plan(params: Output, given: Given, fields: dict[str, Any], mask=None) -> Plan:
+    """A job whose result has the input's size: its own fields, its output file, the size."""
+    size = {"out_width": given.image.width, "out_height": given.image.height}
+    return Plan({**fields, **params.output(), **size}, given.price(None), mask=mask)
 
 
 def mask_or_clicks(params: Clicks, given: Given, segmenter: Operation) -> tuple[dict, bytes | None]:
@@ -122,8 +124,7 @@ def masked_plan(
     """A job that edits the area a mask (or clicks) selects: erase, inpaint."""
     model = op.model(given.catalog)
     clicks, mask = mask_or_clicks(params, given, segmenter)
-    job = {"model": model, **settings, **clicks, **params.output(), **sized(given.image)}
-    return Plan(job, given.price(None), mask=mask)
+    return edit_plan(params, given, {"model": model, **settings, **clicks}, mask)
 
 
 def masked(handle: Any, method: str, handles: dict[str, Any]) -> Backend:

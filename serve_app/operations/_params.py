@@ -89,7 +89,9 @@ class Output(Params):
     """Where the result goes: its format (PixelForge calls it `format`) and quality."""
 
     output_format: OutputFormat = Field(
-        "png", validation_alias=AliasChoices("output_format", "format")
+        "png",
+        validation_alias=AliasChoices("output_format", "format"),
+        description="png, jpg or webp (PixelForge's name for it, `format`, works too)",
     )
     quality: Quality | None = None
 

@@ -3,7 +3,7 @@
 scale 1. Runs in the Upscaler deployment: no weights of its own."""
 
 from serve_app.operations import upscale
-from serve_app.operations._editing import sized
+from serve_app.operations._editing import edit_plan
 from serve_app.operations._operation import Given, Operation, Plan
 from serve_app.operations._params import Output, boolean, number
 
@@ -19,9 +19,8 @@ class EnhanceParams(Output):
 
 def plan(params: EnhanceParams, given: Given) -> Plan:
     model = upscale.model_name(given.catalog, upscale.DEFAULT_MODEL) if params.denoise else ""
-    job = {"model": model, **params.model_dump(include={"wb", "color", "strength", "denoise"})}
-    job.update(params.output(), **sized(given.image))
-    return Plan(job, given.price(None))
+    looks = params.model_dump(include={"wb", "color", "strength", "denoise"})
+    return edit_plan(params, given, {"model": model, **looks})
 
 
 OPERATION = Operation(

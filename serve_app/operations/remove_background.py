@@ -8,7 +8,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from serve_app.core.errors import InvalidParameter
 from serve_app.engine.backends import ResultKind
-from serve_app.operations._editing import sized
+from serve_app.operations._editing import edit_plan
 from serve_app.operations._operation import Given, Operation, Plan
 from serve_app.operations._params import Output, boolean
 
@@ -42,9 +42,8 @@ class RemoveBackgroundParams(Output):
 
 def plan(params: RemoveBackgroundParams, given: Given) -> Plan:
     model = OPERATION.model(given.catalog)
-    job = {"model": model, "bg_color": params.bg_color, "only_mask": params.only_mask}
-    job.update(params.output(), **sized(given.image))
-    return Plan(job, given.price(None))
+    fields = {"model": model, "bg_color": params.bg_color, "only_mask": params.only_mask}
+    return edit_plan(params, given, fields)
 
 
 OPERATION = Operation(

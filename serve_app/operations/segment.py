@@ -7,7 +7,7 @@ block of erase and inpaint.
 """
 
 from serve_app.engine.backends import ResultKind
-from serve_app.operations._editing import Clicks, sized
+from serve_app.operations._editing import Clicks, edit_plan
 from serve_app.operations._operation import Given, Operation, Plan
 from serve_app.operations._params import boolean
 
@@ -21,9 +21,7 @@ class SegmentParams(Clicks):
 def plan(params: SegmentParams, given: Given) -> Plan:
     clicks = params.prompts(given.image, required=True)
     model = OPERATION.model(given.catalog)
-    job = {"model": model, "multimask": params.multimask, **clicks}
-    job.update(params.output(), **sized(given.image))
-    return Plan(job, given.price(None))
+    return edit_plan(params, given, {"model": model, "multimask": params.multimask, **clicks})
 
 
 OPERATION = Operation(

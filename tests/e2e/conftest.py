@@ -15,6 +15,12 @@ from tests.helpers import toy_operation
 from tests.helpers.service import E2E_ADMIN_TOKEN
 
 
+def pytest_collection_modifyitems(config, items):
+    """The test that stops the session's service runs after every other test."""
+    last = [item for item in items if item.get_closest_marker("stops_service")]
+    items[:] = [item for item in items if item not in last] + last
+
+
 @pytest.fixture(scope="session")
 def toy_plans(tmp_path_factory) -> Path:
     """configs/plans.yaml plus the toy operation's price (tests/helpers/toy_operation.py)."""

@@ -96,8 +96,9 @@ def test_cli_audit_is_clean_after_a_job(service, customer, handles):
     assert [e["type"] for e in ledger["entries"]][:2] == ["capture", "reserve"]
 
 
+@pytest.mark.stops_service
 def test_sigterm_stops_everything_and_hands_running_work_back(service, customer):
-    """Last in this module: stops the session's service. A job still running when SIGTERM
+    """Runs last (stops_service): stops the session's service. A job still running when SIGTERM
     arrives is handed back to the queue (nothing lost, nothing charged), and everything the
     service started is gone."""
     import ray
