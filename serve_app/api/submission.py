@@ -55,6 +55,8 @@ async def native_finished(request: Request, rt: Runtime, account: Account, job: 
 
 @dataclass(frozen=True)
 class SubmitStyle:
+    """How a surface shapes the shared submit; every part defaults to the native API's."""
+
     limits: Callable[[Settings, Operation], tuple[int, int]] | None = None  # (bytes, edge)
     map: Callable[[dict[str, Any]], Mapped] = lambda params: Mapped(params)
     accepted: Accepted = native_accepted  # the body once the job is queued

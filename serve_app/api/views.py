@@ -55,8 +55,8 @@ def job_body(job: Job, base_url: str, url_secret: str = "", url_expires: int = 0
 
 
 def _has_extras(job: Job) -> bool:
-    known = job.operation in operations.names()
-    return known and operations.get(job.operation).result is ResultKind.IMAGES
+    op = operations.find(job.operation)
+    return op is not None and op.result is ResultKind.IMAGES
 
 
 def url_expiry(job: Job, settings: Settings, now: float) -> int:

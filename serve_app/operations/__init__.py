@@ -26,6 +26,7 @@ __all__ = [
     "ResultKind",
     "all_operations",
     "boolean",
+    "find",
     "get",
     "integer",
     "names",
@@ -74,3 +75,8 @@ def names() -> list[str]:
 
 def get(name: str) -> Operation:
     return _load()[name]
+
+
+def find(name: str) -> Operation | None:
+    """The operation, or None for a name no longer registered (an old job's)."""
+    return _load().get(name)

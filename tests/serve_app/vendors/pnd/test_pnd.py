@@ -265,3 +265,42 @@ async def test_v2_without_gfpgan_weights_is_503_and_free(client, rt):
     )
     assert_error(response, 503, "model_unavailable")
     assert (await credits.balance(rt, account_id, "enterprise")).total == 20
+
+
+async def test_an_idempotency_key_makes_a_retried_upload_safe(pnd, key, pnd_rt):
+    async def send(**body):
+        return await pnd.post(
+            "/api/upload/",
+            headers={"x-key": key, "Idempotency-Key": "upload-1"},
+            json={"image_base64": b64(JPEG), **body},
+        )
+
+    first, again = await send(size="2K"), await send(size="2K")
+    assert first.status_code == again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()  # PND's body, credit source and all, once more
+    assert first.json()["credit_source"] == "free" and first.json()["endpoint"] == "v1"
+    account_id = (await jobs.load(pnd_rt, first.json()["job_id"])).account
+    assert (await credits.balance(pnd_rt, account_id, "free")).total == 23 - 2  # charged once
+    assert_error(await send(size="4K"), 422, "idempotency_key_reused")
+
+
+async def test_wait_answers_with_the_finished_job_in_pnds_shape(pnd, key, pnd_rt):
+    dispatcher = Dispatcher(pnd_rt, lanes({"upscale": Works()}), "pnd-wait")
+    await dispatcher.start()
+    try:
+        response = await pnd.post(
+            "/api/upload/?wait=20", headers={"x-key": key}, json={"image_base64": b64(JPEG)}
+        )
+        image = await pnd.post(
+            "/api/upload/?wait=20",
+            headers={"x-key": key, "Accept": "image/jpeg"},
+            json={"image_base64": b64(JPEG)},
+        )
+    finally:
+        await dispatcher.stop()
+    body = response.json()
+    assert response.status_code == 200 and body["status"] == "done", body
+    assert body["deducted_this_call"] is True and body["endpoint"] == "v1"
+    assert body["result_url"].endswith(f"/api/result/?job_id={body['job_id']}")
+    assert image.headers["content-type"] == "image/jpeg" and image.content[:3] == b"\xff\xd8\xff"
