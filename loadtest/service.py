@@ -1,5 +1,6 @@
 """Start the whole service the way a user does (`photoserve run`) in a scratch data dir on a
-free port, for benchmarks and end-to-end tests; stop it with SIGTERM."""
+free port, for benchmarks and end-to-end tests; stop it the way a terminal's Ctrl-C does
+(SIGINT to its process group)."""
 
 from __future__ import annotations
 
@@ -54,7 +55,12 @@ class LocalService:
         with open(self.log_path, "w") as log:
             command = [sys.executable, "-m", "serve_app.process.cli", "run"]
             self.process = subprocess.Popen(
-                command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+                command,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                start_new_session=True,  # a terminal of its own: interrupt() is its Ctrl-C
             )
         self._wait_ready(timeout_s)
         self.startup_s = time.monotonic() - started
@@ -76,11 +82,20 @@ class LocalService:
     def log_tail(self, chars: int = 4000) -> str:
         return self.log_path.read_text()[-chars:] if self.log_path.exists() else ""
 
+    def interrupt(self) -> None:
+        """What Ctrl-C in its terminal does: SIGINT to the whole foreground process group."""
+        os.killpg(self.process.pid, signal.SIGINT)
+
     def stop(self, timeout_s: float = 120) -> int | None:
         if self.process is None or self.process.poll() is not None:
             return self.process.returncode if self.process else None
-        self.process.send_signal(signal.SIGTERM)
+        self.interrupt()
         return self.process.wait(timeout_s)
+
+    @property
+    def ray_address(self) -> str:
+        """This instance's Ray (written by its driver; "auto" may find another one)."""
+        return (self.data_dir / "ray.address").read_text().strip()
 
     def create_account(self, credits: int = 1000, plan: str = "enterprise") -> dict:
         response = httpx.post(

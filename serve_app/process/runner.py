@@ -1,18 +1,25 @@
 """`photoserve run`: the whole service on one machine.
 
-Secrets → bundled weights → embedded Redis (unless REDIS_URL is set) → `serve run` of the
-CPU profile with this host/port → wait for /healthz → print how to use it. Ctrl-C or SIGTERM
-stops Serve (and the Ray it started), then Redis.
+Secrets → bundled weights → embedded Redis (unless REDIS_URL is set) → the Ray driver
+(serve_app/process/launcher.py) running the CPU profile with this host and port → wait for
+/readyz → print how to use it.
+
+Stopping, in order, on the first Ctrl-C or SIGTERM: Serve stops taking requests, the
+dispatcher lets its jobs finish for PHOTOSERVE_SHUTDOWN_GRACE_S (5 s here) and hands the rest
+back to the queue, Serve and the Ray it started stop, then Redis, last. A second Ctrl-C stops
+everything at once. Every child runs in a process group of its own and dies with the runner,
+even a SIGKILLed one; whatever a killed run still left behind is stopped by the next start.
 """
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import os
-import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,10 +28,13 @@ import yaml
 
 from serve_app.core.catalog import Catalog
 from serve_app.core.settings import CONFIGS, Settings
-from serve_app.process import local_state
-from serve_app.process.embedded_redis import EmbeddedRedis
+from serve_app.process import children, instance, local_state
+from serve_app.process.embedded_redis import EmbeddedRedis, free_port
 
 STARTUP_TIMEOUT_S = 300
+STOP_TIMEOUT_S = 60
+LAPTOP_SHUTDOWN_GRACE_S = "5"
+INGRESS_PORTS = 16  # ports Serve may hand to ingress replicas, from a free one up
 
 
 def serve_config(profile: Path, host: str, port: int) -> dict:
@@ -45,8 +55,14 @@ def environment(
         PHOTOSERVE_ADMIN_TOKEN=env.get("PHOTOSERVE_ADMIN_TOKEN") or secrets["admin_token"],
         PHOTOSERVE_PUBLIC_BASE_URL=settings.public_base_url
         or f"http://{settings.host}:{settings.port}",
+        **instance.marked(data_dir),
+        **haproxy_environment(data_dir),
     )
+    # a laptop is stopped by hand: jobs get a few seconds to finish before they are handed
+    # back, so the whole stop stays under 20 s (a cluster's profile waits longer)
+    env.setdefault("PHOTOSERVE_SHUTDOWN_GRACE_S", LAPTOP_SHUTDOWN_GRACE_S)
     env.setdefault("RAY_SERVE_LOG_TO_STDERR", "0")
+    env.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     # One machine: the controller's 10 Hz control loop cost ~3% of a core under load; 2 Hz
     # still scales and restarts replicas within a second.
     env.setdefault("RAY_SERVE_CONTROL_LOOP_INTERVAL_S", "0.5")
@@ -66,15 +82,45 @@ def environment(
     return env
 
 
-def import_weights(settings: Settings) -> None:
+def haproxy_environment(data_dir: Path) -> dict[str, str]:
+    """HAProxy's files in this run's data dir; its side listeners, Serve's fallback proxy and
+    the ingress replicas' own ports on free ports. Serve's defaults (/tmp/haproxy-serve,
+    ports 8404, 9101, 8500 and 30000 up) collide with any other photoserve running on the
+    machine, tests included: a second one's HAProxy even forwarded to the first's proxy."""
+    folder = data_dir / "haproxy"
+    folder.mkdir(parents=True, exist_ok=True)
+    http, grpc = free_port(), free_port()
+    return {
+        "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT": str(free_port()),
+        "RAY_SERVE_FALLBACK_PROXY_GRPC_PORT": str(free_port()),
+        "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": str(http),
+        "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": str(http + INGRESS_PORTS),
+        "RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT": str(grpc),
+        "RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT": str(grpc + INGRESS_PORTS),
+        "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": str(folder / "haproxy.cfg"),
+        "RAY_SERVE_HAPROXY_SOCKET_PATH": str(socket_dir(data_dir) / "admin.sock"),
+        "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": str(folder),
+        "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(folder / "server-state"),
+        "RAY_SERVE_HAPROXY_STATS_PORT": str(free_port()),
+        "RAY_SERVE_HAPROXY_METRICS_PORT": str(free_port()),
+    }
+
+
+def socket_dir(data_dir: Path) -> Path:
+    """A short folder for HAProxy's admin socket: Serve adds the 56-character node id to its
+    path, and a socket path may not exceed 97 characters."""
+    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:10]
+    return Path(tempfile.gettempdir()) / f"photoserve-{digest}"
+
+
+def import_weights(catalog: Catalog) -> None:
     from deployments.common import weights
 
-    catalog = Catalog.load(settings.models_file, settings.user_models_file, settings.weights)
     for result in weights.import_all(catalog):
         print(f"  weights {result.model}: {result.status} {result.detail}".rstrip())
 
 
-def wait_healthy(url: str, process: subprocess.Popen, timeout_s: float) -> bool:
+def wait_ready(url: str, process: subprocess.Popen, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and process.poll() is None:
         try:
@@ -82,7 +128,7 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout_s: float) -> bool:
                 return True
         except httpx.HTTPError:
             pass
-        time.sleep(1)
+        time.sleep(0.25)
     return False
 
 
@@ -117,85 +163,117 @@ def banner(url: str, admin_token: str, new_token: bool, data_dir: Path) -> str:
     )
 
 
-def run(settings: Settings, profile: Path | None = None) -> int:
-    data_dir = settings.data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    secrets, created = local_state.ensure_secrets(data_dir)
-    print("photoserve: preparing weights")
-    import_weights(settings)
-    redis = None
-    redis_url = os.environ.get("REDIS_URL") or os.environ.get("PHOTOSERVE_REDIS_URL")
-    if not redis_url:
-        redis = EmbeddedRedis(data_dir / "redis").start()
-        redis_url = redis.url
-        print(f"photoserve: embedded Redis on {redis_url} (data in {redis.directory})")
-    local_state.write_redis_url(data_dir, redis_url)
-    generated = data_dir / "serve.generated.yaml"
-    config = serve_config(profile or CONFIGS / "serve.cpu.yaml", settings.host, settings.port)
-    generated.write_text(yaml.safe_dump(config, sort_keys=False))
-    env = environment(settings, data_dir, secrets, redis_url)
-    serve_bin = shutil.which("serve", path=str(Path(sys.executable).parent)) or "serve"
-    process = subprocess.Popen(
-        [serve_bin, "run", str(generated)],
-        env=env,
-        start_new_session=True,
-        preexec_fn=_default_sigint,
-    )
-    _forward_signals(process)
-    try:
-        url = f"http://{settings.host}:{settings.port}"
-        if wait_healthy(url, process, STARTUP_TIMEOUT_S):
-            new_token = created and not os.environ.get("PHOTOSERVE_ADMIN_TOKEN")
-            print(banner(url, env["PHOTOSERVE_ADMIN_TOKEN"], new_token, data_dir), flush=True)
-        elif process.poll() is None:
-            print("photoserve: the service did not become healthy in time", file=sys.stderr)
-            _interrupt(process)
-        return process.wait()
-    except StopRequested:
-        return 0
-    finally:
-        _shutdown(process)
-        if redis is not None:
-            redis.stop()
-        print("photoserve: stopped")
-
-
-def _interrupt(process: subprocess.Popen) -> None:
-    # `serve run` shuts Serve and the local Ray it started down cleanly on SIGINT. Only the
-    # serve process gets it: raylet and GCS share its process group and must outlive it.
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-
-
-def _default_sigint() -> None:
-    # A shell starts background jobs with SIGINT ignored, and exec keeps that: undo it so
-    # `serve run` can be interrupted.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 class StopRequested(Exception):
     pass
 
 
-def _forward_signals(process: subprocess.Popen) -> None:
-    # The first signal unwinds the main thread into the shutdown path; later ones only pass
-    # SIGINT on (waiting inside a handler would deadlock on Popen's wait lock).
+def port_taken(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def run(settings: Settings, profile: Path | None = None) -> int:
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with instance.exclusive(data_dir):
+            return _run(settings, data_dir, profile)
+    except instance.AlreadyRunning as exc:
+        print(f"photoserve: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(settings: Settings, data_dir: Path, profile: Path | None) -> int:
+    if port_taken(settings.host, settings.port):
+        print(
+            f"photoserve: {settings.host}:{settings.port} is taken (another photoserve?): stop "
+            "it, or choose another address with PORT / PHOTOSERVE_PORT.",
+            file=sys.stderr,
+        )
+        return 1
+    left = instance.clean_up(data_dir)
+    if left:
+        print(f"photoserve: stopped {len(left)} processes a previous run left behind")
+    secrets, created = local_state.ensure_secrets(data_dir)
+    catalog = Catalog.load(settings.models_file, settings.user_models_file, settings.weights)
+    print("photoserve: preparing weights")
+    import_weights(catalog)
+    redis, redis_url = start_redis(data_dir)
+    env = environment(settings, data_dir, secrets, redis_url)
+    driver = start_serve(settings, data_dir, profile, env)
+    return supervise(settings, data_dir, driver, redis, env, created)
+
+
+def start_redis(data_dir: Path) -> tuple[EmbeddedRedis | None, str]:
+    redis_url = os.environ.get("REDIS_URL") or os.environ.get("PHOTOSERVE_REDIS_URL")
+    if redis_url:
+        local_state.write_redis_url(data_dir, redis_url)
+        return None, redis_url
+    redis = EmbeddedRedis(data_dir / "redis", env=instance.marked(data_dir)).start()
+    print(f"photoserve: embedded Redis on {redis.url} (data in {redis.directory})")
+    local_state.write_redis_url(data_dir, redis.url)
+    return redis, redis.url
+
+
+def start_serve(settings, data_dir: Path, profile: Path | None, env) -> subprocess.Popen:
+    config = serve_config(profile or CONFIGS / "serve.cpu.yaml", settings.host, settings.port)
+    generated = data_dir / "serve.generated.yaml"
+    generated.write_text(yaml.safe_dump(config, sort_keys=False))
+    command = [sys.executable, "-m", "serve_app.process.launcher", str(generated)]
+    return children.start(command, signal.SIGINT, env=env)
+
+
+def supervise(settings, data_dir, driver, redis, env, new_secrets: bool) -> int:
+    _stop_on_signals(driver, redis)
+    url = f"http://{settings.host}:{settings.port}"
+    try:
+        if wait_ready(url, driver, STARTUP_TIMEOUT_S):
+            new_token = new_secrets and not os.environ.get("PHOTOSERVE_ADMIN_TOKEN")
+            print(banner(url, env["PHOTOSERVE_ADMIN_TOKEN"], new_token, data_dir), flush=True)
+        elif driver.poll() is None:
+            print("photoserve: the service did not become ready in time", file=sys.stderr)
+            driver.send_signal(signal.SIGINT)
+        return driver.wait()
+    except StopRequested:
+        return 0
+    finally:
+        stop(data_dir, driver, redis)
+
+
+def _stop_on_signals(driver: subprocess.Popen, redis: EmbeddedRedis | None) -> None:
+    """The first Ctrl-C / SIGTERM unwinds into the orderly stop; a second stops everything at
+    once (waiting inside a handler would deadlock on Popen's wait lock)."""
+
+    def now(*_args) -> None:
+        print("photoserve: stopping now", file=sys.stderr, flush=True)
+        children.kill_group(driver.pid)
+        if redis is not None:
+            redis.kill()
+
     def first(*_args) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: _interrupt(process))
+            signal.signal(signum, now)
         raise StopRequested
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, first)
 
 
-def _shutdown(process: subprocess.Popen, grace_s: float = 60) -> None:
-    _interrupt(process)
+def stop(data_dir: Path, driver: subprocess.Popen, redis: EmbeddedRedis | None) -> None:
+    """Serve (the driver shuts it down on SIGINT), then whatever of Ray is left, then Redis."""
+    if driver.poll() is None:
+        driver.send_signal(signal.SIGINT)
     try:
-        process.wait(grace_s)
+        driver.wait(STOP_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    # Whatever `serve run` started and left behind (same process group) goes too.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
+        driver.kill()
+        driver.wait()
+    children.kill_group(driver.pid)  # Ray's processes share the driver's group
+    if redis is not None:
+        redis.stop()
+    instance.clean_up(data_dir)
+    print("photoserve: stopped", flush=True)

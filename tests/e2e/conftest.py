@@ -55,7 +55,7 @@ def service(tmp_path_factory, weights_dir, edit_models, toy_plans):
         pytest.fail(str(exc))
     print(f"\nservice ready {running.startup_s:.1f} s after start")
     try:
-        yield {"url": running.url, "process": running.process, "data_dir": running.data_dir}
+        yield {"url": running.url, "running": running, "data_dir": running.data_dir}
     finally:
         running.stop()
 
@@ -82,6 +82,6 @@ def handles(service):
     import ray
     from ray import serve
 
-    ray.init(address="auto", namespace="serve", log_to_driver=False)
+    ray.init(address=service["running"].ray_address, namespace="serve", log_to_driver=False)
     yield lambda name: serve.get_deployment_handle(name, app_name="photoserve")
     ray.shutdown()

@@ -16,11 +16,6 @@ from loadtest.photos import encode
 E2E_ADMIN_TOKEN = "e2e-admin-token"
 
 
-def ray_processes() -> list[str]:
-    out = subprocess.run(["pgrep", "-f", "raylet|gcs_server"], capture_output=True, text=True)
-    return out.stdout.split()
-
-
 def cli(service, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PHOTOSERVE_ADMIN_TOKEN": E2E_ADMIN_TOKEN}
     command = [sys.executable, "-m", "serve_app.process.cli", "--url", service["url"], *args]

