@@ -236,7 +236,10 @@ def run(url: str | None, admin_token: str | None, size: int, repeat: int) -> Non
         admin = {"Authorization": f"Bearer {admin_token}"}
         account = {"credits": 100000, "plan": "enterprise"}
         key = httpx.post(f"{url}/admin/accounts", headers=admin, json=account).json()["api_key"]
-        ray.init(address="auto", namespace="serve", log_to_driver=False)
+        if service is not None:
+            service.connect()
+        else:  # a running service of yours: the latest Ray on this machine
+            ray.init(address="auto", namespace="serve", log_to_driver=False)
         report(images, pngs, Client(url, key), size, repeat, threads)
     finally:
         ray.shutdown()

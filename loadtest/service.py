@@ -97,6 +97,15 @@ class LocalService:
         """This instance's Ray (written by its driver; "auto" may find another one)."""
         return (self.data_dir / "ray.address").read_text().strip()
 
+    def connect(self) -> None:
+        """Attach this process to the service's Ray, for its deployment handles."""
+        # connecting by address sends the local cluster's token only when told, and Ray
+        # reads this when it is first imported
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
+        import ray
+
+        ray.init(address=self.ray_address, namespace="serve", log_to_driver=False)
+
     def create_account(self, credits: int = 1000, plan: str = "enterprise") -> dict:
         response = httpx.post(
             f"{self.url}/admin/accounts",

@@ -19,6 +19,7 @@ from ray import serve
 
 from deployments.background import matting
 from deployments.common.batching import Batcher, BatchSettings
+from deployments.common.memory import gives_memory_back
 from deployments.common.replica import ModelReplica
 from serve_app.core.catalog import ModelSpec
 
@@ -60,6 +61,7 @@ class BackgroundRemover(ModelReplica):
     def status(self) -> dict[str, Any]:
         return {**super().status(), "config": {"batching": asdict(self.batcher.settings)}}
 
+    @gives_memory_back
     async def run(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
         self.require_network()
         matting.check_image(image)

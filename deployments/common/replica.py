@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import ray
 
+from deployments.common import memory
 from serve_app.core import logs
 from serve_app.core.catalog import Catalog, ModelSpec
 from serve_app.core.settings import get_settings
@@ -50,6 +51,16 @@ class ModelReplica:
         self.missing: dict[str, str] = {}
         self.network_name: str | None = None
         self.network = self._load_first()
+        # memory a job took comes back once the replica is idle (deployments/common/memory.py)
+        self.jobs = memory.Jobs(self.release)
+        self.jobs.give_back()
+
+    def release(self) -> None:
+        """Cached device memory back to the device (CUDA); the heap is trimmed after."""
+        if self.device.kind == "cuda":
+            import torch
+
+            torch.cuda.empty_cache()
 
     def load(self, spec: ModelSpec, path: Path) -> Any:
         raise NotImplementedError
@@ -90,4 +101,9 @@ class ModelReplica:
             "loaded": [self.network_name] if self.network is not None else [],
             "missing": self.missing,
             "device": self.device.kind,
+            "rss_mb": memory.rss_mb(),
+            "peak_rss_mb": memory.peak_rss_mb(),
         }
+
+    def reset_peak_memory(self) -> bool:
+        return memory.reset_peak()

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from ray import serve
 
+from deployments.common.memory import gives_memory_back
 from deployments.common.replica import ModelReplica
 from serve_app.core.catalog import ModelSpec
 
@@ -56,6 +57,7 @@ class Eraser(ModelReplica):
             self.gate = asyncio.Semaphore(settings.concurrency)
         self.settings = settings
 
+    @gives_memory_back
     async def run(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
         from deployments.erase import lama
 

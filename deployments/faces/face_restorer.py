@@ -14,8 +14,9 @@ import numpy as np
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from deployments.common import adjust, replica
+from deployments.common import adjust, memory, replica
 from deployments.common.batching import Batcher, BatchSettings
+from deployments.common.memory import gives_memory_back
 from deployments.faces import restoration
 
 log = logging.getLogger("photoserve.face_restorer")
@@ -39,6 +40,7 @@ class FaceRestorer:
         self.network = self._load_network()
         self.detector = self._load_detector()
         self.batcher = Batcher("FaceRestorer", self._restore_batch, FACE_BATCHING)
+        self.jobs = memory.Jobs()
 
     def _load_network(self):
         from deployments.faces.gfpgan_network import GFPGANNetwork
@@ -83,6 +85,7 @@ class FaceRestorer:
             "device": self.device.kind,
         }
 
+    @gives_memory_back
     async def restore(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
         if self.network is None or self.detector is None:
             raise replica.ModelNotLoaded("face restoration weights are not loaded")

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from ray import serve
 
+from deployments.common.memory import gives_memory_back
 from deployments.common.replica import ModelReplica
 from deployments.inpaint import sd_inpaint
 from serve_app.core.catalog import ModelSpec
@@ -80,6 +81,7 @@ class Inpainter(ModelReplica):
         """Nothing to tune: one pipeline call at a time, no batching."""
         self.parse_config(user_config)
 
+    @gives_memory_back
     async def run(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
         self.require_network()
         job = InpaintParams.parse(params)

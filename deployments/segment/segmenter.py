@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from ray import serve
 
+from deployments.common.memory import gives_memory_back
 from deployments.common.replica import ModelReplica
 from serve_app.core.catalog import ModelSpec
 
@@ -166,8 +167,10 @@ class Segmenter(ModelReplica):
     async def mask(self, image: np.ndarray, params: dict[str, Any]) -> np.ndarray:
         """HxW uint8 mask, 255 = selected (for the erase/inpaint deployments' handles)."""
         prompt = self._prompt(image, params)
-        return await self._predict(prompt, await self._embedding(image))
+        async with self.jobs.job():
+            return await self._predict(prompt, await self._embedding(image))
 
+    @gives_memory_back
     async def run(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
         prompt = self._prompt(image, params)
         yield {"progress": 0.0}

@@ -10,7 +10,8 @@ PyTorch network (fp16) is used. See README "Performance".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,8 @@ class NcnnNetwork:
     net: object
     scale: int
     threads: int
+    pools: tuple = ()  # ncnn allocators for blobs and workspace: cleared by release()
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def load(cls, param: Path, weights: Path, scale: int, device: DeviceConfig) -> NcnnNetwork:
@@ -33,13 +36,24 @@ class NcnnNetwork:
         net.opt.num_threads = device.threads
         # fp32 arithmetic: identical results to the PyTorch path
         net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
+        # pools of our own: ncnn's default ones are never emptied (a tile's ~1 GB of blobs
+        # stayed for good); these are, once the replica is idle
+        pools = ncnn.UnlockedPoolAllocator(), ncnn.PoolAllocator()
+        net.opt.blob_allocator, net.opt.workspace_allocator = pools
         if net.load_param(str(param)) != 0 or net.load_model(str(weights)) != 0:
             raise ValueError(f"ncnn could not load {param.name}")
-        return cls(net, scale, device.threads)
+        return cls(net, scale, device.threads, pools)
 
     def run(self, tiles: list[np.ndarray]) -> list[np.ndarray]:
         """Upscale HxWx3 uint8 tiles one by one (batching buys nothing on CPU)."""
-        return [self._one(tile) for tile in tiles]
+        with self.lock:
+            return [self._one(tile) for tile in tiles]
+
+    def release(self) -> None:
+        """Give the pools' memory back; waits for a run still going (a cancelled job's)."""
+        with self.lock:
+            for pool in self.pools:
+                pool.clear()
 
     def _one(self, tile: np.ndarray) -> np.ndarray:
         import ncnn

@@ -29,6 +29,8 @@ class Network(Protocol):
 
     def run(self, tiles: list[np.ndarray]) -> list[np.ndarray]: ...
 
+    def release(self) -> None: ...
+
 
 @cache
 def _verified(path: Path, sha256: str | None) -> bool:

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -37,20 +37,33 @@ class UpscalerConfig:
     backend: str = "auto"
     tiles: TileSettings = field(default_factory=TileSettings)
     batching: BatchSettings = PIXEL_BATCHING
+    # model -> its own tile size: an RRDBNet tile's ncnn blobs take ~50 KB per padded pixel
+    # (a 276 px tile ~3.5 GB), the compact network's ~3 KB
+    model_tiles: dict[str, int] = field(default_factory=dict)
+
+    def tiles_for(self, model: str) -> TileSettings:
+        tile = self.model_tiles.get(model)
+        return replace(self.tiles, tile=tile) if tile else self.tiles
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> UpscalerConfig:
         tiles = TileSettings(**raw.get("tiles", {}))
         batching = BatchSettings.parse(raw, PIXEL_BATCHING)
+        model_tiles = {str(k): int(v) for k, v in (raw.get("model_tiles") or {}).items()}
+        if any(tile <= 0 for tile in model_tiles.values()):
+            raise ValueError("model_tiles must be positive")
         if tiles.tile <= 0:
             raise ValueError("tiles.tile must be positive in a Serve deployment")
-        largest = (tiles.tile + 2 * tiles.tile_pad) ** 2
+        largest = (max([tiles.tile, *model_tiles.values()]) + 2 * tiles.tile_pad) ** 2
         if batching.max_batch_size < largest:
             raise ValueError(
                 f"batching.max_batch_size ({batching.max_batch_size} px) must hold one padded "
                 f"tile ({largest} px)"
             )
-        return cls(raw.get("backend", "auto"), tiles, batching)
+        unknown = set(raw) - {"backend", "tiles", "batching", "model_tiles"}
+        if unknown:
+            raise ValueError(f"unknown Upscaler user_config keys: {sorted(unknown)}")
+        return cls(raw.get("backend", "auto"), tiles, batching, model_tiles)
 
 
 @dataclass
@@ -92,6 +105,8 @@ class Upscaler:
         self.batcher = Batcher("Upscaler", self._infer, self.config.batching, tile_pixels)
         self.batch_stats = BatchStats()
         self.calls = 0
+        self.jobs = memory.Jobs(self._release)
+        self.jobs.give_back()  # what loading and the warm-up allocated: the baseline
 
     @staticmethod
     def parse_config(user_config: dict[str, Any]) -> UpscalerConfig:
@@ -135,6 +150,10 @@ class Upscaler:
                 results[i] = out
         return results
 
+    def _release(self) -> None:
+        for network in self.networks.values():
+            network.release()
+
     async def upscale(
         self,
         image: np.ndarray,
@@ -155,10 +174,12 @@ class Upscaler:
 
         size = (out_width, out_height)
         looks = adjust.Adjustments(**(adjustments or {}))
-        async for event in upscale(image, network.scale, size, infer, self.config.tiles):
-            if "image" in event and not looks.is_identity():
-                event = {"image": await asyncio.to_thread(adjust.apply, event["image"], looks)}
-            yield event
+        tiles = self.config.tiles_for(model)
+        async with self.jobs.job():
+            async for event in upscale(image, network.scale, size, infer, tiles):
+                if "image" in event and not looks.is_identity():
+                    event = {"image": await asyncio.to_thread(adjust.apply, event["image"], looks)}
+                yield event
 
     async def run(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
         """An upscale job: `model`, `out_width` x `out_height`, PND's `adjust` looks."""

@@ -22,6 +22,7 @@ class ModelSpec:
     alias: str | None = None
     scale: int = 1
     sources: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    work_mb: int = 0  # memory one tile takes in its runtime on the laptop profile (measured)
 
     def weights_path(self, weights_dir: Path) -> Path:
         path = Path(self.file)
@@ -43,6 +44,7 @@ def _spec(name: str, entry: dict) -> ModelSpec:
         alias=entry.get("alias"),
         scale=int(entry.get("scale", 1)),
         sources=tuple(entry.get("sources") or ()),
+        work_mb=int(entry.get("work_mb", 0)),
     )
 
 

@@ -55,6 +55,9 @@ ImageTooLarge = _error("ImageTooLarge", 413, "image_too_large", "The image file 
 PixelTooLarge = _error("PixelTooLarge", 413, "pixel_too_large", "The image is too large.")
 InvalidFormat = _error("InvalidFormat", 415, "invalid_format", "Only jpg, png, webp are accepted.")
 NotReady = _error("NotReady", 425, "not_ready", "The job is not done yet.")
+JobTooLarge = _error(
+    "JobTooLarge", 413, "job_too_large", "This job needs more memory than one job may take here."
+)
 NoMask = _error("NoMask", 400, "no_mask", "This operation needs a mask.")
 InvalidMask = _error("InvalidMask", 400, "invalid_mask", "The mask must be a grayscale image.")
 EmptyMask = _error("EmptyMask", 400, "empty_mask", "The mask has no white pixels.")

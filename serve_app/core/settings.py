@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # editing keeps the input's size; erase crops around the mask, so 4K photos are fine
     max_edit_edge: int = 4096
     max_output_edge: int = 8192
+    # memory one job may take in a model replica, beyond its baseline (MB; None: no limit).
+    # `photoserve run` sets 1400: with a ~600 MB baseline no job takes a replica over 2 GB
+    job_memory_mb: int | None = None
     input_ttl_s: int = 24 * 3600
     result_ttl_s: int = Field(7 * 24 * 3600, validation_alias=_env("RESULT_TTL"))
     signed_url_ttl_s: int = 24 * 3600

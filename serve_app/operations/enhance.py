@@ -19,6 +19,8 @@ class EnhanceParams(Output):
 
 def plan(params: EnhanceParams, given: Given) -> Plan:
     model = upscale.model_name(given.catalog, upscale.DEFAULT_MODEL) if params.denoise else ""
+    if model:  # x4, then back to the input's size
+        upscale.check_memory(given, model, given.image.size, given.image.size)
     looks = params.model_dump(include={"wb", "color", "strength", "denoise"})
     return edit_plan(params, given, {"model": model, **looks})
 

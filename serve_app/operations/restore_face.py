@@ -54,6 +54,9 @@ def plan(params: RestoreParams, given: Given) -> Plan:
     shape = upscale.geometry(params.scale, params.size, given, default_scale=1)
     model = face_model(given.catalog)
     background = upscale.model_name(given.catalog, params.model) if shape.scale != 1 else ""
+    if background:
+        out_size = (shape.out_width, shape.out_height)
+        upscale.check_memory(given, background, given.image.size, out_size)
     cost = given.price(shape.tier)
     job = upscale.job_params(model, shape, params, cost)
     job.update(background_model=background, fidelity=params.fidelity, max_faces=params.max_faces)

@@ -10,8 +10,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
-from serve_app.core.catalog import Catalog
-from serve_app.core.errors import InvalidParameter, InvalidSize, ModelUnavailable, PixelTooLarge
+from serve_app.core.catalog import Catalog, ModelSpec
+from serve_app.core.errors import (
+    InvalidParameter,
+    InvalidSize,
+    JobTooLarge,
+    ModelUnavailable,
+    PixelTooLarge,
+)
 from serve_app.engine.images import ImageInfo
 from serve_app.operations._operation import Given, Operation, Plan, Price, upscale_edge
 from serve_app.operations._params import Output
@@ -76,6 +82,27 @@ class UpscaleParams(Sized):
     scale: Annotated[Literal[2, 4], scale_reader(SCALES), Field(description="default 2")] | None = (
         None
     )
+
+
+def memory_mb(spec: ModelSpec, in_size: tuple[int, int], out_size: tuple[int, int]) -> float:
+    """What an upscale takes in its replica beyond the baseline: one tile's blobs in the
+    runtime (models.yaml `work_mb`), the stitched x`scale` image, the output resized to its
+    size and the copy of it handed to the dispatcher."""
+    stitched = in_size[0] * in_size[1] * spec.scale**2 * 3
+    output = out_size[0] * out_size[1] * 3
+    return spec.work_mb + (stitched + 2 * output) / 2**20
+
+
+def check_memory(given: Given, model: str, in_size: tuple[int, int], out_size: tuple[int, int]):
+    """Refused before any credit moves rather than swapping (PHOTOSERVE_JOB_MEMORY_MB)."""
+    limit = given.settings.job_memory_mb
+    need = memory_mb(given.catalog.specs[model], in_size, out_size)
+    if limit is not None and need > limit:
+        raise JobTooLarge(
+            f"{in_size[0]}x{in_size[1]} -> {out_size[0]}x{out_size[1]} with {model} needs about "
+            f"{need:.0f} MB; one job may take {limit} MB here: choose a smaller output, a "
+            "smaller input or the fast model."
+        )
 
 
 def model_name(catalog: Catalog, name: str) -> str:
@@ -150,6 +177,7 @@ def job_params(model: str, shape: Geometry, params: Sized, cost: int) -> dict[st
 def plan(params: UpscaleParams, given: Given) -> Plan:
     model = model_name(given.catalog, params.model)
     shape = geometry(params.scale, params.size, given, default_scale=2)
+    check_memory(given, model, given.image.size, (shape.out_width, shape.out_height))
     cost = given.price(shape.tier)
     return Plan(job_params(model, shape, params, cost), cost, shape.label)
 

@@ -34,6 +34,7 @@ from serve_app.process.embedded_redis import EmbeddedRedis, free_port
 STARTUP_TIMEOUT_S = 300
 STOP_TIMEOUT_S = 60
 LAPTOP_SHUTDOWN_GRACE_S = "5"
+LAPTOP_JOB_MEMORY_MB = "1400"
 INGRESS_PORTS = 16  # ports Serve may hand to ingress replicas, from a free one up
 
 
@@ -61,6 +62,8 @@ def environment(
     # a laptop is stopped by hand: jobs get a few seconds to finish before they are handed
     # back, so the whole stop stays under 20 s (a cluster's profile waits longer)
     env.setdefault("PHOTOSERVE_SHUTDOWN_GRACE_S", LAPTOP_SHUTDOWN_GRACE_S)
+    # no job takes a model replica above 2 GB here (~600 MB baseline + this)
+    env.setdefault("PHOTOSERVE_JOB_MEMORY_MB", LAPTOP_JOB_MEMORY_MB)
     env.setdefault("RAY_SERVE_LOG_TO_STDERR", "0")
     env.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     # One machine: the controller's 10 Hz control loop cost ~3% of a core under load; 2 Hz

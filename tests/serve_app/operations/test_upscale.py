@@ -117,3 +117,16 @@ def test_model_without_weights_is_unavailable(plans, tmp_path):
 
 def test_jpeg_alias(catalog, plans):
     assert make({"output_format": "JPEG"}, catalog, plans)["output_format"] == "jpg"
+
+
+def test_a_job_that_would_not_fit_in_memory_is_refused_before_credits_move(catalog, plans):
+    from serve_app.core.errors import JobTooLarge
+
+    big = ImageInfo("png", 2048, 2048)
+    laptop = Settings(job_memory_mb=1400)
+    with pytest.raises(JobTooLarge, match="MB"):  # RRDBNet tile blobs + an 8192 px output
+        upscale.OPERATION.check({"model": "quality", "scale": 4}, big, None, catalog, plans, laptop)
+    fits = upscale.OPERATION.check({"model": "fast", "scale": 4}, big, None, catalog, plans, laptop)
+    assert fits.params["out_width"] == 8192
+    unlimited = Settings(job_memory_mb=None)
+    upscale.OPERATION.check({"model": "quality", "scale": 4}, big, None, catalog, plans, unlimited)
