@@ -4,6 +4,7 @@ gateway would, waiting for its end, and a backend the test holds at half way."""
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager
 
 import numpy as np
 
@@ -11,6 +12,7 @@ from serve_app import operations
 from serve_app.core.keyspace import Blobs
 from serve_app.engine import images, jobs
 from serve_app.engine.backends import Lane
+from serve_app.engine.dispatcher import Dispatcher
 from serve_app.engine.jobs import Job, NewJob
 from tests.helpers.runtime import wait_for
 
@@ -21,6 +23,17 @@ def lanes(backends: dict) -> dict[str, Lane]:
         name: Lane(backend, result=operations.get(name).result)
         for name, backend in backends.items()
     }
+
+
+@asynccontextmanager
+async def dispatching(rt, backends: dict, name: str):
+    """A dispatcher running the given backends for the length of the block."""
+    dispatcher = Dispatcher(rt, lanes(backends), name)
+    await dispatcher.start()
+    try:
+        yield dispatcher
+    finally:
+        await dispatcher.stop()
 
 
 async def submit_upscale(rt, account_id, data: bytes, scale=4, fmt="png") -> NewJob:

@@ -15,3 +15,15 @@ async def run(folder: Path, *command: str) -> str:
     out, _ = await asyncio.wait_for(process.communicate(), 240)
     assert process.returncode == 0, out.decode()
     return out.decode()
+
+
+def prepare(tmp_path: Path, sample: str, photo_jpeg: bytes, swaps: dict[str, str]) -> Path:
+    """A folder holding the sample with its documented base URL and key swapped for ours."""
+    folder = tmp_path / "client"
+    folder.mkdir()
+    (folder / "photo.jpg").write_bytes(photo_jpeg)
+    text = (FIXTURES / sample).read_text()
+    for documented, ours in swaps.items():
+        text = text.replace(documented, ours)
+    (folder / sample).write_text(text)
+    return folder

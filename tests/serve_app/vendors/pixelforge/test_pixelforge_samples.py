@@ -15,9 +15,9 @@ from loadtest.photos import encode, photo
 from serve_app.billing import accounts
 from serve_app.core.runtime import Runtime
 from serve_app.engine import images
-from serve_app.engine.dispatcher import Dispatcher
+from tests.helpers import samples
 from tests.helpers.backends import LocalMattingBackend
-from tests.helpers.dispatch import lanes
+from tests.helpers.dispatch import dispatching
 from tests.helpers.model_fixtures import u2net
 from tests.helpers.runtime import make_settings
 from tests.helpers.samples import FIXTURES, run
@@ -43,22 +43,14 @@ def settings(redis_server, tmp_path, weights_dir, u2net_weights):
 @pytest.fixture
 async def running(settings, u2net_weights):
     rt = Runtime.create(settings)
-    dispatcher = Dispatcher(
-        rt, lanes({"remove-background": LocalMattingBackend(u2net_weights)}), "pf"
-    )
-    await dispatcher.start()
-    yield rt
-    await dispatcher.stop()
+    async with dispatching(rt, {"remove-background": LocalMattingBackend(u2net_weights)}, "pf"):
+        yield rt
     await rt.close()
 
 
 def prepare(tmp_path: Path, sample: str, base: str, key: str) -> Path:
-    folder = tmp_path / "client"
-    folder.mkdir()
-    (folder / "photo.jpg").write_bytes(encode(PHOTO, "JPEG", quality=90))
-    text = (FIXTURES / sample).read_text().replace(DOC_BASE, base)
-    (folder / sample).write_text(text.replace(DOC_KEY, key))
-    return folder
+    swaps = {DOC_BASE: base, DOC_KEY: key}
+    return samples.prepare(tmp_path, sample, encode(PHOTO, "JPEG", quality=90), swaps)
 
 
 def assert_cutout(path: Path) -> None:

@@ -14,11 +14,11 @@ from loadtest.photos import encode, photo
 from serve_app.billing import accounts
 from serve_app.core.runtime import Runtime
 from serve_app.engine import images
-from serve_app.engine.dispatcher import Dispatcher
+from tests.helpers import samples
 from tests.helpers.backends import LocalFaceBackend, LocalUpscaleBackend
-from tests.helpers.dispatch import lanes
+from tests.helpers.dispatch import dispatching
 from tests.helpers.runtime import make_settings
-from tests.helpers.samples import FIXTURES, run
+from tests.helpers.samples import run
 
 pytestmark = pytest.mark.slow
 DOC_BASE = "https://pndai.ai/api/"
@@ -35,20 +35,14 @@ async def running(settings, weights_dir, gfpgan_fixture):
     rt = Runtime.create(settings)
     upscaler = LocalUpscaleBackend(weights_dir, tile=256)
     backends = {"upscale": upscaler, "restore-face": LocalFaceBackend(gfpgan_fixture, upscaler)}
-    dispatcher = Dispatcher(rt, lanes(backends), "samples")
-    await dispatcher.start()
-    yield rt
-    await dispatcher.stop()
+    async with dispatching(rt, backends, "samples"):
+        yield rt
     await rt.close()
 
 
 def prepare(tmp_path: Path, sample: str, base: str, key: str) -> Path:
-    folder = tmp_path / "client"
-    folder.mkdir()
-    (folder / "photo.jpg").write_bytes(encode(photo("astronaut"), "JPEG", quality=90))
-    text = (FIXTURES / sample).read_text().replace(DOC_BASE.rstrip("/"), base.rstrip("/"))
-    (folder / sample).write_text(text.replace(DOC_KEY, key))
-    return folder
+    swaps = {DOC_BASE.rstrip("/"): base.rstrip("/"), DOC_KEY: key}
+    return samples.prepare(tmp_path, sample, encode(photo("astronaut"), "JPEG", quality=90), swaps)
 
 
 async def test_pnd_python_sample(http_server, running, tmp_path):
