@@ -39,6 +39,11 @@ def peak_rss_mb() -> float | None:
     return _field_mb("VmHWM")
 
 
+def figures() -> dict[str, float | None]:
+    """The two figures a replica's status reports."""
+    return {"rss_mb": rss_mb(), "peak_rss_mb": peak_rss_mb()}
+
+
 def reset_peak() -> bool:
     """Set the peak back to the current RSS (writing 5 to clear_refs, Linux >= 4.0)."""
     try:

@@ -101,8 +101,7 @@ class ModelReplica:
             "loaded": [self.network_name] if self.network is not None else [],
             "missing": self.missing,
             "device": self.device.kind,
-            "rss_mb": memory.rss_mb(),
-            "peak_rss_mb": memory.peak_rss_mb(),
+            **memory.figures(),
         }
 
     def reset_peak_memory(self) -> bool:

@@ -212,8 +212,7 @@ class Upscaler:
             "threads": self.device.threads,
             "config": asdict(self.config),
             "batches": asdict(self.batch_stats),
-            "rss_mb": memory.rss_mb(),
-            "peak_rss_mb": memory.peak_rss_mb(),
+            **memory.figures(),
         }
 
     def reset_peak_memory(self) -> bool:
