@@ -53,10 +53,19 @@ def reset_peak() -> bool:
     return True
 
 
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    # find_library runs ldconfig in a subprocess: once per replica, not once per idle moment
+    with contextlib.suppress(OSError, AttributeError):
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    return None
+
+
 def trim() -> None:
     """Hand glibc's free heap back to the system (a no-op where there is no glibc)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    release = _malloc_trim()
+    if release is not None:
+        release(0)
 
 
 class Jobs:
