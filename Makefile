@@ -3,14 +3,16 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TORCH_INDEX ?=
 
-.PHONY: install run test test-fast lint bench-upscale clean
+.PHONY: install run test test-fast lint bench-upscale bench-peers clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# torch + torchvision first, pinned to the builds these machines carry on local disk
-	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
+	# torch + torchvision first, pinned to the builds these machines carry on local disk;
+	# TORCH_INDEX=<PyTorch's CPU wheel index> takes the CPU-only builds (README: Install size)
+	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install -q -e '.[models,s3,dev]'
 	touch $(STAMP)
 
@@ -30,7 +32,23 @@ lint: install
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) .photoserve .pytest_cache
+	rm -rf $(VENV) $(PEERS) .photoserve .pytest_cache
+
+bench-upscale: install
+	$(BIN)/python -m loadtest.bench_upscale
+
+# Each model operation against the tool a user would otherwise run (rembg, IOPaint,
+# segment-anything, spandrel, ncnn), those in a venv of their own: loadtest/peers-requirements.txt
+PEERS := .venv-peers
+$(PEERS)/.installed: loadtest/peers-requirements.txt
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/pip install -q torch==2.14.1 torchvision==0.29.1
+	$(PEERS)/bin/pip install -q -r loadtest/peers-requirements.txt
+	$(PEERS)/bin/pip install -q --no-deps iopaint==1.6.0
+	touch $@
+
+bench-peers: install $(PEERS)/.installed
+	$(BIN)/python -m loadtest.bench_peers
 
 # Load test against the service `make run` started in another terminal: locust's vendor
 # flows (loadtest/locustfile.py) for LOADTEST_TIME, then the report (waits for every job,

@@ -50,15 +50,9 @@ def weights_dir(tmp_path_factory) -> Path:
 def gfpgan_fixture(tmp_path_factory) -> Path:
     """A random-initialised GFPGANv1Clean state dict (the real architecture), saved by the
     test session: a fixture for the plumbing, never served as a model."""
-    import torch
-    from safetensors.torch import save_file
-    from spandrel.architectures.GFPGAN import GFPGAN
+    from tests.helpers.model_fixtures import gfpgan
 
-    torch.manual_seed(0)
-    state = {k: v.half().contiguous() for k, v in GFPGAN().state_dict().items()}
-    path = tmp_path_factory.mktemp("gfpgan") / "gfpgan-random.safetensors"
-    save_file(state, str(path))
-    return path
+    return gfpgan.build(tmp_path_factory.mktemp("gfpgan"))
 
 
 @pytest.fixture(scope="session")

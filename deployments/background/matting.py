@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import cv2
 import numpy as np
+
+from deployments.common.lazy import cv2
 
 SIZE = 320
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)

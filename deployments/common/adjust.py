@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+
+from deployments.common.lazy import cv2
 
 
 def _to_uint8(values: np.ndarray) -> np.ndarray:

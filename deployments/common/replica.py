@@ -24,13 +24,15 @@ class ModelNotLoaded(RuntimeError):
 
 
 def replica_resources() -> tuple[float, float]:
+    """(CPUs, GPUs) Serve gave this replica. No CPU among them is num_cpus 0, a replica on
+    the shared cores (the laptop profile), which gets every core (device.cpu_threads)."""
     if not ray.is_initialized():  # direct use in tests: asking the context would start Ray
         return float(os.cpu_count() or 1), 0.0
     try:
         assigned = ray.get_runtime_context().get_assigned_resources()
     except Exception:  # not inside Ray (direct use in tests)
         return float(os.cpu_count() or 1), 0.0
-    return float(assigned.get("CPU", 1.0)), float(assigned.get("GPU", 0.0))
+    return float(assigned.get("CPU", 0.0)), float(assigned.get("GPU", 0.0))
 
 
 def setup() -> tuple[Catalog, Any]:
@@ -101,6 +103,7 @@ class ModelReplica:
             "loaded": [self.network_name] if self.network is not None else [],
             "missing": self.missing,
             "device": self.device.kind,
+            "threads": self.device.threads,
             **memory.figures(),
         }
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-import cv2
 import numpy as np
 
 from deployments.common.device import DeviceConfig
+from deployments.common.lazy import cv2
 
 MIN_MARGIN = 64  # px of context around a region, at least...
 MARGIN_RATIO = 0.25  # ...or this share of the region's longer side

@@ -83,7 +83,12 @@ class FaceRestorer:
             "loaded": loaded,
             "missing": self.missing,
             "device": self.device.kind,
+            "threads": self.device.threads,
+            **memory.figures(),
         }
+
+    def reset_peak_memory(self) -> bool:
+        return memory.reset_peak()
 
     @gives_memory_back
     async def restore(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:

@@ -13,8 +13,9 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
+
+from deployments.common.lazy import cv2
 
 FACE_SIZE = 512
 # FFHQ 512x512: left eye, right eye, nose tip, left mouth corner, right mouth corner

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from deployments.common.device import DeviceConfig, apply_torch
+from deployments.common.lazy import cv2
 
 MIN_CONTEXT_PX = 32  # context kept around the mask's bounding box, at least
 CONTEXT = 0.5  # ... or this fraction of the box's longest side

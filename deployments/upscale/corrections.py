@@ -8,10 +8,10 @@ correction is clamped so a photo that is already fine is left nearly alone, and 
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from deployments.common import adjust
+from deployments.common.lazy import cv2
 
 THUMB_EDGE = 256
 TARGET_LUMA = 0.46  # mean luminance of a well-exposed photo, 0..1

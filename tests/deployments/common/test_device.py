@@ -52,3 +52,27 @@ def test_a_cpu_replica_needs_no_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_every_thread_of_a_replica_gets_its_threads():
+    """Ray starts actors with OMP_NUM_THREADS=1, and torch.set_num_threads holds only in the
+    thread that calls it: the networks, run in worker threads, would get one core."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from deployments.common.device import configure; configure(2, 0)\n"
+        "import ctypes, torch\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "torch.ones(1)\n"
+        "gomp = next(line.split()[-1] for line in open('/proc/self/maps') if 'libgomp' in line)\n"
+        "omp = ctypes.CDLL(gomp).omp_get_max_threads\n"
+        "with ThreadPoolExecutor(1) as pool:\n"
+        "    print(pool.submit(omp).result())\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.strip() == "2"
