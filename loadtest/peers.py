@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import time
 from collections.abc import Callable
@@ -135,7 +134,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
     times = measure(TOOLS[args.tool](args.folder), args.repeat)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: Linux carries the parent's peak across fork and exec
+    status = Path("/proc/self/status").read_text().split("VmHWM:")[1]
+    peak_mb = int(status.split()[0]) / 1024
     json.dump({"times": times, "peak_rss_mb": peak_mb}, sys.stdout)
     print()
 

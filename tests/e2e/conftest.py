@@ -79,9 +79,9 @@ def key(customer) -> str:
 @pytest.fixture(scope="session")
 def handles(service):
     """DeploymentHandles into the running application, from this test process."""
+    service["running"].connect()
     import ray
     from ray import serve
 
-    ray.init(address=service["running"].ray_address, namespace="serve", log_to_driver=False)
     yield lambda name: serve.get_deployment_handle(name, app_name="photoserve")
     ray.shutdown()

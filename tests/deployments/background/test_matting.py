@@ -104,6 +104,29 @@ def test_loads_a_state_dict_without_batch_counters(u2net_file, tmp_path):
     assert torch.equal(module.outconv.weight, state["outconv.weight"])
 
 
+def test_folding_batchnorm_keeps_the_mattes():
+    """BatchNorm folded into the convolutions (load does it): the same outputs, with running
+    statistics far from the identity, as trained ones are."""
+    import torch
+
+    from deployments.background import u2net
+
+    torch.manual_seed(1)
+    plain = u2net.U2NET(3, 1).eval()
+    for layer in plain.modules():
+        if isinstance(layer, torch.nn.BatchNorm2d):
+            layer.running_mean.uniform_(-0.5, 0.5)
+            layer.running_var.uniform_(0.5, 2.0)
+            layer.weight.data.uniform_(0.5, 1.5)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.inference_mode():
+        expected = plain(x)[0]
+        fused = u2net.fuse_batchnorm(plain)
+        got = fused(x)[0]
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    assert torch.allclose(got, expected, atol=1e-4)
+
+
 def test_another_network_is_refused(tmp_path):
     import torch
 
