@@ -218,8 +218,6 @@ def seam_check(threads: int) -> float:
 def run(url: str | None, admin_token: str | None, size: int, repeat: int) -> None:
     import os
 
-    import ray
-
     from loadtest.service import LocalService
 
     threads = os.cpu_count() or 1
@@ -237,11 +235,15 @@ def run(url: str | None, admin_token: str | None, size: int, repeat: int) -> Non
         account = {"credits": 100000, "plan": "enterprise"}
         key = httpx.post(f"{url}/admin/accounts", headers=admin, json=account).json()["api_key"]
         if service is not None:
-            service.connect()
+            service.connect()  # before Ray is imported here: it reads the auth mode then
         else:  # a running service of yours: the latest Ray on this machine
+            import ray
+
             ray.init(address="auto", namespace="serve", log_to_driver=False)
         report(images, pngs, Client(url, key), size, repeat, threads)
     finally:
+        import ray
+
         ray.shutdown()
         if service is not None:
             service.stop()

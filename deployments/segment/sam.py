@@ -49,12 +49,14 @@ def load(path: Path, device: DeviceConfig, variant: str = "vit_b") -> SamModel:
     from segment_anything import sam_model_registry
 
     from deployments.common.checkpoints import load_state_dict
+    from deployments.segment import attention
 
     if variant not in VARIANTS:
         raise ValueError(f"unknown SAM variant {variant!r}; one of {VARIANTS}")
     apply_torch(device)
     module = sam_model_registry[variant](checkpoint=None)
     module.load_state_dict(load_state_dict(Path(path)), strict=True)
+    attention.bound(module.image_encoder)  # 2.2 GB less at the peak, same masks
     module = module.eval().to(device.torch_device)
     if device.half:
         # the encoder is where the time goes; the prompt encoder's Fourier features and the

@@ -251,3 +251,33 @@ async def test_without_weights_it_reports_missing_and_refuses(tmp_path, monkeypa
         [event async for event in segmenter.run(coffee, {"points": [[5, 5, 1]]})]
     with pytest.raises(ModelNotLoaded):
         await segmenter.mask(coffee, {"points": [[5, 5, 1]]})
+
+
+@pytest.mark.parametrize("chunk", [64, 100, 4096])
+def test_banded_global_attention_is_the_same_attention(chunk, monkeypatch):
+    """Query rows a band at a time (whole bands, a ragged last band, one band): the same
+    output as segment_anything's own forward, relative positions included."""
+    import torch
+    from segment_anything.modeling.image_encoder import Attention
+
+    from deployments.segment import attention
+
+    torch.manual_seed(0)
+    layer = Attention(64, num_heads=4, use_rel_pos=True, input_size=(16, 16)).eval()
+    torch.nn.init.normal_(layer.rel_pos_h, std=0.5)
+    torch.nn.init.normal_(layer.rel_pos_w, std=0.5)
+    x = torch.randn(1, 16, 16, 64)
+    with torch.inference_mode():
+        expected = layer(x)
+        monkeypatch.setattr(attention, "CHUNK_TOKENS", chunk)
+        got = attention.forward(layer, x)
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_vit_b_gets_the_banded_forward_on_its_four_global_blocks():
+    from segment_anything import sam_model_registry
+
+    from deployments.segment import attention
+
+    encoder = sam_model_registry["vit_b"](checkpoint=None).image_encoder
+    assert attention.bound(encoder) == 4
