@@ -43,7 +43,7 @@ def weights(folder: Path | None, name: str, builder: str) -> Path:
     import importlib
     import tempfile
 
-    module = importlib.import_module(f"tests.model_fixtures.{builder}")
+    module = importlib.import_module(f"tests.helpers.model_fixtures.{builder}")
     return module.build(Path(tempfile.mkdtemp(prefix="bench-")))
 
 

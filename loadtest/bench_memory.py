@@ -5,8 +5,8 @@ against its warmed-up baseline, on a service started the way `make run` starts i
 
 `--models` is a PHOTOSERVE_MODELS file for the models whose weights are not bundled (their
 memory depends on the architecture, not on the weights' values). Prints one row per job:
-deployment, job, baseline MB, peak MB, MB `--idle` seconds after, and whether it came back
-within 10 % of the baseline.
+deployment, job, baseline MB, peak RSS MB, MB `--idle` seconds after, the object store's
+pages the replica maps then, and whether its own memory came back within 10 % of the baseline.
 """
 
 from __future__ import annotations
@@ -95,15 +95,22 @@ def run_case(http: httpx.Client, case: Case) -> dict:
     return body
 
 
+def own_mb(figures: dict) -> float:
+    """RSS less the pages of Ray's object store the replica maps (a result it wrote stays
+    mapped until the store reuses the space: one store per node, bounded by its own size)."""
+    return figures["rss_mb"] - (figures.get("shared_mb") or 0.0)
+
+
 def measure(http: httpx.Client, case: Case, idle_s: float) -> dict:
-    baseline = status(case.deployment)["rss_mb"]
+    baseline = own_mb(status(case.deployment))
     reset_peak(case.deployment)
     started = time.monotonic()
     body = run_case(http, case)
     seconds = time.monotonic() - started
     peak = status(case.deployment)["peak_rss_mb"]
     time.sleep(idle_s)
-    after = status(case.deployment)["rss_mb"]
+    later = status(case.deployment)
+    after, store = own_mb(later), later.get("shared_mb") or 0.0
     return {
         "case": case,
         "status": body["status"],
@@ -111,18 +118,21 @@ def measure(http: httpx.Client, case: Case, idle_s: float) -> dict:
         "baseline": baseline,
         "peak": peak,
         "after": after,
+        "store": store,
     }
 
 
 def report(rows: list[dict], idle_s: float) -> None:
     after = f"+{idle_s:.0f}s MB"
-    print(f"{'deployment':18} {'job':30} {'s':>6} {'base MB':>8} {'peak MB':>8} {after:>8}  back")
+    print("base and after: the replica's own memory (RSS less Ray's object store it maps)")
+    header = f"{'deployment':18} {'job':30} {'s':>6} {'base MB':>8} {'peak MB':>8} {after:>8}"
+    print(header + f" {'store MB':>8}  back")
     for row in rows:
         back = "yes" if row["after"] <= row["baseline"] * 1.1 else "NO"
         case = row["case"]
         print(
             f"{case.deployment:18} {case.label:30} {row['seconds']:6.1f} {row['baseline']:8.0f} "
-            f"{row['peak']:8.0f} {row['after']:8.0f}  {back}"
+            f"{row['peak']:8.0f} {row['after']:8.0f} {row['store']:8.0f}  {back}"
             + ("" if row["status"] == "done" else f"  ({row['status']})")
         )
 

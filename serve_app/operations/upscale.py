@@ -86,11 +86,13 @@ class UpscaleParams(Sized):
 
 def memory_mb(spec: ModelSpec, in_size: tuple[int, int], out_size: tuple[int, int]) -> float:
     """What an upscale takes in its replica beyond the baseline: one tile's blobs in the
-    runtime (models.yaml `work_mb`), the stitched x`scale` image, the output resized to its
-    size and the copy of it handed to the dispatcher."""
+    runtime (models.yaml `work_mb`) and the stitched x`scale` image, the output and the copy
+    handed to the dispatcher at 4 bytes a value (measured, loadtest/bench_memory.py: the
+    peaks of fast 1024 px -> 4K and quality 512 px -> 2K / 1024 px -> 4K jobs are work_mb plus
+    3.9x their sizes as uint8: float32 working copies)."""
     stitched = in_size[0] * in_size[1] * spec.scale**2 * 3
     output = out_size[0] * out_size[1] * 3
-    return spec.work_mb + (stitched + 2 * output) / 2**20
+    return spec.work_mb + 4 * (stitched + 2 * output) / 2**20
 
 
 def check_memory(given: Given, model: str, in_size: tuple[int, int], out_size: tuple[int, int]):

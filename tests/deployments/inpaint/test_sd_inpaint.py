@@ -1,5 +1,5 @@
 """Stable Diffusion inpainting on a tiny random-initialised pipeline of the real classes
-(tests/model_fixtures/sd_inpaint.py): crop planning, paste-back that leaves unmasked pixels
+(tests/helpers/model_fixtures/sd_inpaint.py): crop planning, paste-back that leaves unmasked pixels
 alone, seeded determinism, honest step progress, and the Inpainter deployment's plumbing."""
 
 from __future__ import annotations
