@@ -165,6 +165,12 @@ class Ours:
 
         return serve.get_deployment_handle(deployment, app_name="photoserve")
 
+    def p50(self, deployment: str, operation: str, files, data, repeat) -> tuple[float, float]:
+        """(p50 seconds of the job end to end, the replica's peak MB during those jobs)."""
+        self.reset_peak(deployment)
+        seconds = p50(lambda: self.job(operation, files, data), repeat)
+        return seconds, self.peak_mb(deployment)
+
     def reset_peak(self, deployment: str) -> None:
         self.replica(deployment).reset_peak_memory.remote().result()
 
@@ -182,22 +188,9 @@ def remove_background(ours: Ours, images, paths, python, folder, repeat) -> list
     module = u2net.load(paths["u2net"], device)
     image = images["matting"]
     bare = p50(lambda: matting.predict(module, matting.preprocess(image)[None], device), repeat)
-    png = encode(image)
-    ours.reset_peak("BackgroundRemover")
-    e2e = p50(lambda: ours.job("remove-background", {"image": png}, {}), repeat)
+    e2e = ours.p50("BackgroundRemover", "remove-background", {"image": encode(image)}, {}, repeat)
     other = peer(python, "rembg", folder, repeat)
-    return [
-        Row(
-            "remove-background",
-            "1152x864 cut-out",
-            bare,
-            e2e,
-            statistics.median(other["times"]["cut-out"]),
-            "rembg u2net_custom (ONNX)",
-            ours.peak_mb("BackgroundRemover"),
-            other["peak_rss_mb"],
-        )
-    ]
+    return [versus(("remove-background", "1152x864 cut-out"), bare, e2e, other, "cut-out")]
 
 
 def erase_object(ours: Ours, images, paths, python, folder, repeat) -> list[Row]:
@@ -207,21 +200,9 @@ def erase_object(ours: Ours, images, paths, python, folder, repeat) -> list[Row]
     image, mask = images["erase"], images["erase-mask"]
     bare = p50(lambda: lama.inpaint(model, image.astype(np.float32), mask > 0, 4096), repeat)
     files = {"image": encode(image), "mask": encode(mask)}
-    ours.reset_peak("Eraser")
-    e2e = p50(lambda: ours.job("erase-object", files, {}), repeat)
+    e2e = ours.p50("Eraser", "erase-object", files, {}, repeat)
     other = peer(python, "iopaint", folder, repeat)
-    return [
-        Row(
-            "erase-object",
-            "60x60 px in 1024x768",
-            bare,
-            e2e,
-            statistics.median(other["times"]["erase"]),
-            "IOPaint LaMa (defaults)",
-            ours.peak_mb("Eraser"),
-            other["peak_rss_mb"],
-        )
-    ]
+    return [versus(("erase-object", "60x60 px in 1024x768"), bare, e2e, other, "erase")]
 
 
 def segment(ours: Ours, images, paths, python, folder, repeat) -> list[Row]:
@@ -259,22 +240,10 @@ def restore_face(ours: Ours, images, paths, python, folder, repeat) -> list[Row]
     network = GFPGANNetwork.load(paths["gfpgan-v1.4"], plan(2, 0, cuda_available=False))
     faces = [np.asarray(Image.open(p)) for p in sorted(folder.glob("face-*.png"))]
     bare = p50(lambda: network.run(faces), repeat)
-    png = encode(images["face"])
-    ours.reset_peak("FaceRestorer")
-    e2e = p50(lambda: ours.job("restore-face", {"image": png}, {}), repeat)
+    e2e = ours.p50("FaceRestorer", "restore-face", {"image": encode(images["face"])}, {}, repeat)
     other = peer(python, "gfpgan", folder, repeat)
-    return [
-        Row(
-            "restore-face",
-            f"{len(faces)} face(s), 512x512 photo",
-            bare,
-            e2e,
-            _median(other, "restore"),
-            "GFPGAN through spandrel",
-            ours.peak_mb("FaceRestorer"),
-            other["peak_rss_mb"],
-        )
-    ]
+    case = ("restore-face", f"{len(faces)} face(s), 512x512 photo")
+    return [versus(case, bare, e2e, other, "restore")]
 
 
 def upscale(ours: Ours, images, paths, python, folder, repeat) -> list[Row]:
@@ -284,24 +253,27 @@ def upscale(ours: Ours, images, paths, python, folder, repeat) -> list[Row]:
 
     image = photo("astronaut", 256)
     bare = bench_upscale.bare_ncnn([image], repeat, os.cpu_count() or 1)[0]
-    png = encode(image)
-    ours.reset_peak("Upscaler")
-    e2e = p50(lambda: ours.job("upscale", {"image": png}, {"scale": "4", "model": "fast"}), repeat)
-    return [
-        Row(
-            "upscale",
-            "fast x4, 256x256",
-            bare,
-            e2e,
-            bare,
-            "bare ncnn (= bare)",
-            ours.peak_mb("Upscaler"),
-        )
-    ]
+    data = {"scale": "4", "model": "fast"}
+    seconds, peak = ours.p50("Upscaler", "upscale", {"image": encode(image)}, data, repeat)
+    return [Row("upscale", "fast x4, 256x256", bare, seconds, bare, "bare ncnn (= bare)", peak)]
 
 
 def _median(result: dict, case: str) -> float:
     return statistics.median(result["times"][case])
+
+
+PEER_NAMES = {
+    "cut-out": "rembg u2net_custom (ONNX)",
+    "erase": "IOPaint LaMa (defaults)",
+    "restore": "GFPGAN through spandrel",
+}
+
+
+def versus(case: tuple[str, str], bare: float, ours: tuple[float, float | None], other, key):
+    """One row: (operation, case), the bare call, ours (seconds, peak MB), the peer's run."""
+    seconds, peak = ours
+    median = _median(other, key)
+    return Row(*case, bare, seconds, median, PEER_NAMES[key], peak, other["peak_rss_mb"])
 
 
 OPERATIONS = {
