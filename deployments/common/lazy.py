@@ -9,8 +9,7 @@ from types import ModuleType
 
 
 class Lazy(ModuleType):
-    def __init__(self, name: str):
-        super().__init__(name)
+    """Stands in for the module of its name until an attribute is first asked for."""
 
     def __getattr__(self, attribute: str):
         module = importlib.import_module(self.__name__)
