@@ -68,18 +68,12 @@ def picture(width: int, height: int) -> bytes:
     return encode(np.ascontiguousarray(image))
 
 
-def status(deployment: str) -> dict:
-    from ray import serve
-
-    return serve.get_deployment_handle(deployment, app_name="photoserve").status.remote().result()
+def status(service: LocalService, deployment: str) -> dict:
+    return service.handle(deployment).status.remote().result()
 
 
-def reset_peak(deployment: str) -> None:
-    from ray import serve
-
-    serve.get_deployment_handle(
-        deployment, app_name="photoserve"
-    ).reset_peak_memory.remote().result()
+def reset_peak(service: LocalService, deployment: str) -> None:
+    service.handle(deployment).reset_peak_memory.remote().result()
 
 
 def run_case(http: httpx.Client, case: Case) -> dict:
@@ -101,15 +95,15 @@ def own_mb(figures: dict) -> float:
     return figures["rss_mb"] - (figures.get("shared_mb") or 0.0)
 
 
-def measure(http: httpx.Client, case: Case, idle_s: float) -> dict:
-    baseline = own_mb(status(case.deployment))
-    reset_peak(case.deployment)
+def measure(service: LocalService, http: httpx.Client, case: Case, idle_s: float) -> dict:
+    baseline = own_mb(status(service, case.deployment))
+    reset_peak(service, case.deployment)
     started = time.monotonic()
     body = run_case(http, case)
     seconds = time.monotonic() - started
-    peak = status(case.deployment)["peak_rss_mb"]
+    peak = status(service, case.deployment)["peak_rss_mb"]
     time.sleep(idle_s)
-    later = status(case.deployment)
+    later = status(service, case.deployment)
     after, store = own_mb(later), later.get("shared_mb") or 0.0
     return {
         "case": case,
@@ -164,11 +158,9 @@ def main(argv: list[str] | None = None) -> None:
             warm = {**case.data, **({"points": "[[32, 32, 1]]"} if "points" in case.data else {})}
             run_case(http, Case(case.deployment, case.operation, "warm-up", (64, 64), warm))
         time.sleep(args.idle)
-        report([measure(http, case, args.idle) for case in cases], args.idle)
+        report([measure(service, http, case, args.idle) for case in cases], args.idle)
     finally:
-        import ray
-
-        ray.shutdown()
+        service.disconnect()
         service.stop()
 
 

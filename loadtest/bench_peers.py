@@ -138,7 +138,8 @@ def peer(python: Path, tool: str, folder: Path, repeat: int) -> dict:
 class Ours:
     """Jobs end to end through HTTP, and the replicas' memory through their handles."""
 
-    def __init__(self, url: str, key: str):
+    def __init__(self, url: str, key: str, service: LocalService):
+        self.replica = service.handle
         self.http = httpx.Client(base_url=url, headers={"x-key": key}, timeout=600)
 
     def job(self, operation: str, files: dict[str, bytes], data: dict) -> bytes:
@@ -158,12 +159,6 @@ class Ours:
         if body["status"] != "done":
             raise RuntimeError(f"{operation} failed: {body}")
         return self.http.get(body["result_url"]).content
-
-    @staticmethod
-    def replica(deployment: str):
-        from ray import serve
-
-        return serve.get_deployment_handle(deployment, app_name="photoserve")
 
     def p50(self, deployment: str, operation: str, files, data, repeat) -> tuple[float, float]:
         """(p50 seconds of the job end to end, the replica's peak MB during those jobs)."""
@@ -345,7 +340,7 @@ def run(folder: Path, args) -> None:
         account = {"credits": 100000, "plan": "enterprise"}
         key = httpx.post(f"{service.url}/admin/accounts", headers=admin, json=account).json()
         service.connect()
-        ours = Ours(service.url, key["api_key"])
+        ours = Ours(service.url, key["api_key"], service)
         rows = []
         for name in args.only or OPERATIONS:
             new = OPERATIONS[name](ours, images, paths, args.peers_python, folder, args.repeat)
@@ -353,9 +348,7 @@ def run(folder: Path, args) -> None:
             rows += new
         report(rows, args.repeat)
     finally:
-        import ray
-
-        ray.shutdown()
+        service.disconnect()
         service.stop()
 
 

@@ -31,6 +31,7 @@ class LocalService:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     startup_s: float = 0.0
+    handles: dict = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -105,6 +106,24 @@ class LocalService:
         import ray
 
         ray.init(address=self.ray_address, namespace="serve", log_to_driver=False)
+
+    def handle(self, deployment: str):
+        """A DeploymentHandle into the application (after connect()), closed by disconnect()."""
+        from ray import serve
+
+        if deployment not in self.handles:
+            self.handles[deployment] = serve.get_deployment_handle(deployment, "photoserve")
+        return self.handles[deployment]
+
+    def disconnect(self) -> None:
+        """Close the handles first: their routers' metrics tasks would outlive Ray and log an
+        error every half second."""
+        import ray
+
+        for handle in self.handles.values():
+            handle.shutdown()
+        self.handles.clear()
+        ray.shutdown()
 
     def create_account(self, credits: int = 1000, plan: str = "enterprise") -> dict:
         response = httpx.post(

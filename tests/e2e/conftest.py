@@ -80,8 +80,5 @@ def key(customer) -> str:
 def handles(service):
     """DeploymentHandles into the running application, from this test process."""
     service["running"].connect()
-    import ray
-    from ray import serve
-
-    yield lambda name: serve.get_deployment_handle(name, app_name="photoserve")
-    ray.shutdown()
+    yield service["running"].handle
+    service["running"].disconnect()
