@@ -89,14 +89,8 @@ def run_case(http: httpx.Client, case: Case) -> dict:
     return body
 
 
-def own_mb(figures: dict) -> float:
-    """RSS less the pages of Ray's object store the replica maps (a result it wrote stays
-    mapped until the store reuses the space: one store per node, bounded by its own size)."""
-    return figures["rss_mb"] - (figures.get("shared_mb") or 0.0)
-
-
 def measure(service: LocalService, http: httpx.Client, case: Case, idle_s: float) -> dict:
-    baseline = own_mb(status(service, case.deployment))
+    baseline = status(service, case.deployment)["own_mb"]
     reset_peak(service, case.deployment)
     started = time.monotonic()
     body = run_case(http, case)
@@ -104,7 +98,7 @@ def measure(service: LocalService, http: httpx.Client, case: Case, idle_s: float
     peak = status(service, case.deployment)["peak_rss_mb"]
     time.sleep(idle_s)
     later = status(service, case.deployment)
-    after, store = own_mb(later), later.get("shared_mb") or 0.0
+    after, store = later["own_mb"], later["shared_mb"] or 0.0
     return {
         "case": case,
         "status": body["status"],

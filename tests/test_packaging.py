@@ -30,12 +30,10 @@ DISTRIBUTIONS = {"torch", "torchvision", "opencv-python", "ncnn", "spandrel", "d
 
 
 def base_dependencies() -> set[str]:
+    from packaging.requirements import Requirement  # pytest's own dependency
+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    names = set()
-    for requirement in project["dependencies"]:
-        name = requirement.split(";")[0].split("[")[0]
-        names.add(name.split("=")[0].split(">")[0].split("<")[0].strip().lower())
-    return names
+    return {Requirement(line).name.lower() for line in project["dependencies"]}
 
 
 def test_the_gateway_depends_on_no_model_package():

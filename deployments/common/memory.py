@@ -41,9 +41,12 @@ def peak_rss_mb() -> float | None:
 
 def figures() -> dict[str, float | None]:
     """The figures a replica's status reports. `shared_mb` is the part of the RSS that is
-    Ray's object store (results on their way out, mapped into the replica that wrote them):
-    one store per node, bounded by its own size, whoever maps it."""
-    return {"rss_mb": rss_mb(), "peak_rss_mb": peak_rss_mb(), "shared_mb": _field_mb("RssShmem")}
+    Ray's object store (results on their way out, mapped into the replica that wrote them:
+    one store per node, bounded by its own size, whoever maps it); `own_mb` is the rest, the
+    replica's own memory."""
+    rss, shared = rss_mb(), _field_mb("RssShmem")
+    own = None if rss is None else rss - (shared or 0.0)
+    return {"rss_mb": rss, "peak_rss_mb": peak_rss_mb(), "shared_mb": shared, "own_mb": own}
 
 
 def reset_peak() -> bool:
@@ -53,6 +56,13 @@ def reset_peak() -> bool:
     except OSError:
         return False
     return True
+
+
+class Measured:
+    """A replica whose peak can be measured job by job (its status reports figures())."""
+
+    def reset_peak_memory(self) -> bool:
+        return reset_peak()
 
 
 @functools.cache

@@ -45,7 +45,7 @@ def setup() -> tuple[Catalog, Any]:
     return catalog, device.configure(*replica_resources())
 
 
-class ModelReplica:
+class ModelReplica(memory.Measured):
     operation: ClassVar[str]
 
     def __init__(self) -> None:
@@ -106,6 +106,3 @@ class ModelReplica:
             "threads": self.device.threads,
             **memory.figures(),
         }
-
-    def reset_peak_memory(self) -> bool:
-        return memory.reset_peak()

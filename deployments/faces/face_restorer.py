@@ -29,7 +29,7 @@ FACE_BATCHING = BatchSettings(max_batch_size=4)  # faces per GFPGAN batch
 
 
 @serve.deployment(name="FaceRestorer", max_ongoing_requests=16)
-class FaceRestorer:
+class FaceRestorer(memory.Measured):
     uses = ("Upscaler",)  # its handle comes first in __init__: the background
 
     def __init__(self, upscaler: DeploymentHandle) -> None:
@@ -86,9 +86,6 @@ class FaceRestorer:
             "threads": self.device.threads,
             **memory.figures(),
         }
-
-    def reset_peak_memory(self) -> bool:
-        return memory.reset_peak()
 
     @gives_memory_back
     async def restore(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:

@@ -92,7 +92,7 @@ def tile_pixels(requests: list[TileRequest]) -> int:
 
 
 @serve.deployment(name="Upscaler", max_ongoing_requests=32)
-class Upscaler:
+class Upscaler(memory.Measured):
     """Upscale (`run`, `upscale`) and enhance (`enhance`): the Real-ESRGAN models, loaded once."""
 
     def __init__(self) -> None:
@@ -214,6 +214,3 @@ class Upscaler:
             "batches": asdict(self.batch_stats),
             **memory.figures(),
         }
-
-    def reset_peak_memory(self) -> bool:
-        return memory.reset_peak()

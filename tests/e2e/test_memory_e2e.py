@@ -16,17 +16,11 @@ from tests.helpers.service import poll, submit
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def private_mb(figures: dict) -> float:
-    """The replica's own memory: its RSS less the pages of Ray's object store it maps (a
-    result it wrote stays mapped there until the store reuses the space; the store is one
-    per node and bounded by its own size)."""
-    return figures["rss_mb"] - figures["shared_mb"]
-
-
 def settled(status, seconds: float = 3.0) -> float:
-    """The replica's memory once it has been idle for a moment (the baseline)."""
+    """The replica's own memory (RSS less the pages of Ray's object store it maps: a result it
+    wrote stays mapped until the store reuses the space) once idle for a moment."""
     time.sleep(seconds)
-    return private_mb(status())
+    return status()["own_mb"]
 
 
 def test_a_large_job_gives_its_memory_back_within_30_s(service, key, handles):
@@ -51,7 +45,7 @@ def test_a_large_job_gives_its_memory_back_within_30_s(service, key, handles):
     deadline, rss, after = time.monotonic() + 30, None, {}
     while time.monotonic() < deadline:
         after = status()
-        rss = private_mb(after)
+        rss = after["own_mb"]
         if rss <= baseline * 1.1:
             break
         time.sleep(1)

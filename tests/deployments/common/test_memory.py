@@ -48,4 +48,5 @@ def test_rss_figures_come_from_proc():
     figures = memory.figures()
     assert figures["rss_mb"] > 10
     assert figures["peak_rss_mb"] >= figures["rss_mb"]
+    assert 0 < figures["own_mb"] <= figures["rss_mb"]
     assert memory.reset_peak()
