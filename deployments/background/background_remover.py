@@ -41,11 +41,15 @@ class BackgroundRemover(ModelReplica):
     def load(self, spec: ModelSpec, path: Path) -> Any:
         from deployments.background import u2net
 
-        network = u2net.load(path, self.device)
+        network = u2net.load(path, self.device, matting.SIZE)
         # the first call pays for kernel selection and allocator growth: not a customer
-        blank = np.zeros((1, 3, matting.SIZE, matting.SIZE), np.float32)
-        matting.predict(network, blank, self.device)
+        matting.predict(network, np.zeros((1, 3, matting.SIZE, matting.SIZE), np.float32))
         return network
+
+    def release(self) -> None:
+        if self.network is not None:
+            self.network.release()
+        super().release()
 
     @staticmethod
     def parse_config(user_config: dict[str, Any]) -> BatchSettings:
@@ -56,10 +60,12 @@ class BackgroundRemover(ModelReplica):
 
     async def _predict_batch(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         stacked = np.stack(inputs)
-        return list(await asyncio.to_thread(matting.predict, self.network, stacked, self.device))
+        return list(await asyncio.to_thread(matting.predict, self.network, stacked))
 
     def status(self) -> dict[str, Any]:
-        return {**super().status(), "config": {"batching": asdict(self.batcher.settings)}}
+        backend = type(self.network).__name__ if self.network is not None else None
+        config = {"batching": asdict(self.batcher.settings), "runtime": backend}
+        return {**super().status(), "config": config}
 
     @gives_memory_back
     async def run(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:

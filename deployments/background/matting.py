@@ -6,7 +6,7 @@ has detail finer than ~1/320 of the frame (hair, fur). Two full-resolution steps
 that: a fast guided filter (He & Sun 2015) with the photo as guide snaps the soft matte to the
 photo's own edges, and "blur fusion" foreground estimation (Forte & Pitié 2021) removes the
 old background's colour from semi-transparent pixels so no halo shows on a new background.
-Everything but `predict` is numpy/OpenCV; torch is imported only there.
+Everything here is numpy/OpenCV; the network's runtimes are in u2net.py and u2net_ncnn.py.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ SIZE = 320
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
 TAIL = 0.05  # matte values this close to 0 or 1 are noise, not transparency
+DENSE_FROM = 0.05  # share of partial pixels in the crop from which whole arrays are cheaper
 HEX_COLOR = re.compile(r"^#([0-9a-fA-F]{6})$")
 
 
@@ -62,17 +63,11 @@ def normalise(prediction: np.ndarray) -> np.ndarray:
     return ((prediction - low) / (high - low)).astype(np.float32)
 
 
-def predict(module: Any, batch: np.ndarray, device: Any) -> np.ndarray:
+def predict(network: Any, batch: np.ndarray) -> np.ndarray:
     """Nx3x320x320 preprocessed -> Nx320x320 float32 mattes in [0, 1], each normalised on
-    its own. The fused output d0 (the official test script's `d1`) is the matte."""
-    import torch
-
-    with torch.inference_mode():
-        x = torch.from_numpy(batch).to(device.torch_device, dtype=device.dtype)
-        if device.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        fused = module(x)[0][:, 0].float().cpu().numpy()
-    return np.stack([normalise(matte) for matte in fused])
+    its own. The fused output d0 (the official test script's `d1`) is the matte; `network`
+    is either runtime of u2net.load."""
+    return np.stack([normalise(matte) for matte in network(batch)])
 
 
 def _box(x: np.ndarray, radius: int) -> np.ndarray:
@@ -178,11 +173,21 @@ def estimate_foreground(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     wide, narrow = max(9, round(90 * scale)), max(3, round(6 * scale))
     rows, cols = _bbox(partial, wide // 2 + narrow)
     crop, a_crop = photo[rows, cols], np.ascontiguousarray(alpha[rows, cols])
-    ys, xs = np.nonzero(partial[rows, cols])
+    # a thin band of partial pixels is cheaper picked out one by one; a soft matte over much
+    # of the crop cheaper in whole arrays (1 MP: 34 vs 49 ms for a 1% band, 167 vs 81 ms
+    # when every pixel is partial). Both give the same colours.
+    fuse = _fuse_sparse if partial[rows, cols].mean() < DENSE_FROM else _fuse_dense
+    fuse(crop, a_crop, partial[rows, cols], wide, narrow)  # writes into `photo`
+    return photo
+
+
+def _fuse_sparse(
+    crop: np.ndarray, a_crop: np.ndarray, partial: np.ndarray, wide: int, narrow: int
+) -> None:
+    ys, xs = np.nonzero(partial)
     idx = ys * crop.shape[1] + xs  # into the crop-sized maps below (all contiguous)
     a = a_crop[ys, xs][:, None]
     pixels = crop[ys, xs]
-
     inv = 1 - a_crop
     weighted = crop * a_crop[..., None]
     step = max(1, wide // 16)
@@ -193,8 +198,22 @@ def estimate_foreground(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     weighted.reshape(-1, 3)[idx] = fg * a
     mean_fg = _box_mean(weighted, a_crop, narrow, 1).reshape(-1, 3)[idx]
     mean_bg = _box_mean(mean_bg * inv[..., None], inv, narrow, 1).reshape(-1, 3)[idx]
-    crop[ys, xs] = _fuse(pixels, a, mean_fg, mean_bg)  # a view: writes into `photo`
-    return photo
+    crop[ys, xs] = _fuse(pixels, a, mean_fg, mean_bg)
+
+
+def _fuse_dense(
+    crop: np.ndarray, a_crop: np.ndarray, partial: np.ndarray, wide: int, narrow: int
+) -> None:
+    a, inv = a_crop[..., None], 1 - a_crop
+    weighted = crop * a
+    step = max(1, wide // 16)
+    mean_fg = _box_mean(weighted, a_crop, wide, step)
+    mean_bg = _box_mean(crop - weighted, inv, wide, step)
+    # F*alpha everywhere: where opaque _fuse gives the photo, where transparent alpha is 0
+    weighted = _fuse(crop, a, mean_fg, mean_bg) * a
+    mean_fg = _box_mean(weighted, a_crop, narrow, 1)
+    mean_bg = _box_mean(mean_bg * inv[..., None], inv, narrow, 1)
+    np.copyto(crop, _fuse(crop, a, mean_fg, mean_bg), where=partial[..., None])
 
 
 def compose(
@@ -228,8 +247,7 @@ def finish(
 
 
 def remove_background(
-    module: Any,
-    device: Any,
+    network: Any,
     image: np.ndarray,
     bg_color: str | None = None,
     only_mask: bool = False,
@@ -238,5 +256,5 @@ def remove_background(
     check_image(image)
     if bg_color is not None:
         parse_color(bg_color)
-    coarse = predict(module, preprocess(image)[None], device)[0]
+    coarse = predict(network, preprocess(image)[None])[0]
     return finish(image, coarse, bg_color, only_mask)

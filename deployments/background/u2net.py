@@ -9,13 +9,19 @@ they create exactly the attributes the copies have.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from deployments.common.device import DeviceConfig, apply_torch
+
+if TYPE_CHECKING:
+    from deployments.background.u2net_ncnn import NcnnU2Net
 
 
 def _upsample_like(src: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -183,15 +189,46 @@ def fuse_batchnorm(module: U2NET) -> U2NET:
     return module
 
 
-def load(path: Path, device: DeviceConfig) -> U2NET:
+class TorchU2Net:
+    """The module as the ncnn runtime is called: Nx3xSxS float32 in, the fused matte
+    (NxSxS float32, through its sigmoid) out. The GPU backend, and the CPU one without ncnn."""
+
+    def __init__(self, module: U2NET, device: DeviceConfig) -> None:
+        self.module, self.device = module, device
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            x = torch.from_numpy(batch).to(self.device.torch_device, dtype=self.device.dtype)
+            if self.device.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            return self.module(x)[0][:, 0].float().cpu().numpy()
+
+    def release(self) -> None:
+        """Nothing of its own to give back (PyTorch's CPU allocator returns to the heap)."""
+
+
+def backend_for(device: DeviceConfig) -> str:
+    """ncnn on CPU when it is installed (faster there: u2net_ncnn.py), PyTorch otherwise."""
+    return "ncnn" if device.kind == "cpu" and importlib.util.find_spec("ncnn") else "torch"
+
+
+def load(
+    path: Path, device: DeviceConfig, size: int = 320, backend: str | None = None
+) -> TorchU2Net | NcnnU2Net:
     """The official state dict, strictly: a checkpoint of another network fails here, not
-    with a silently wrong matte."""
+    with a silently wrong matte. Then on `backend` ("torch" or "ncnn"; by default the one
+    that runs it fastest on `device`), for size x size inputs."""
     from deployments.common.checkpoints import load_state_dict
 
     apply_torch(device)
     module = U2NET(3, 1)
     module.load_state_dict(load_state_dict(path), strict=True)
-    module = fuse_batchnorm(module.eval()).to(device.torch_device, dtype=device.dtype)
+    module = fuse_batchnorm(module.eval())
+    if (backend or backend_for(device)) == "ncnn":
+        from deployments.background.u2net_ncnn import NcnnU2Net
+
+        return NcnnU2Net.from_module(module, size, device)
+    module = module.to(device.torch_device, dtype=device.dtype)
     if device.channels_last:
         module = module.to(memory_format=torch.channels_last)
-    return module
+    return TorchU2Net(module, device)

@@ -92,14 +92,13 @@ class LocalMattingBackend:
     def __init__(self, weights: Path):
         from deployments.background import u2net
 
-        self.device = plan(2, 0, cuda_available=False)
-        self.module = u2net.load(weights, self.device)
+        self.network = u2net.load(weights, plan(2, 0, cuda_available=False))
 
     async def stream(self, image, params):
         from deployments.background import matting
 
         bg, only_mask = params.get("bg_color"), params.get("only_mask", False)
         result = await asyncio.to_thread(
-            matting.remove_background, self.module, self.device, image, bg, only_mask
+            matting.remove_background, self.network, image, bg, only_mask
         )
         yield {"image": result["image"], "alpha": result.get("alpha")}

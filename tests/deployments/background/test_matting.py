@@ -100,8 +100,8 @@ def test_loads_a_state_dict_without_batch_counters(u2net_file, tmp_path):
     old = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
     assert len(state) - len(old) == 112
     torch.save(old, tmp_path / "u2net.pth")
-    module = u2net.load(tmp_path / "u2net.pth", CPU)
-    assert torch.equal(module.outconv.weight, state["outconv.weight"])
+    runtime = u2net.load(tmp_path / "u2net.pth", CPU, backend="torch")
+    assert torch.equal(runtime.module.outconv.weight, state["outconv.weight"])
 
 
 def test_folding_batchnorm_keeps_the_mattes():
@@ -125,6 +125,74 @@ def test_folding_batchnorm_keeps_the_mattes():
         got = fused(x)[0]
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
     assert torch.allclose(got, expected, atol=1e-4)
+
+
+def trained_looking(seed: int):
+    """A random U²-Net with BatchNorm statistics far from the identity, folded as load does."""
+    import torch
+
+    from deployments.background import u2net
+
+    torch.manual_seed(seed)
+    module = u2net.U2NET(3, 1).eval()
+    for layer in module.modules():
+        if isinstance(layer, torch.nn.BatchNorm2d):
+            layer.running_mean.uniform_(-0.5, 0.5)
+            layer.running_var.uniform_(0.5, 2.0)
+            layer.weight.data.uniform_(0.5, 1.5)
+    return u2net.fuse_batchnorm(module)
+
+
+@pytest.mark.parametrize("size", [320, 100])  # 100: pooling rounds up, 13 -> 7 -> 4 -> 2
+def test_the_ncnn_graph_gives_pytorchs_mattes(size):
+    """The graph written for ncnn (the CPU runtime) against the PyTorch module it was written
+    from, on a real photo: every layer, skip and upsampling in the right place."""
+    from deployments.background import u2net
+    from deployments.background.u2net_ncnn import NcnnU2Net
+
+    module = trained_looking(2)
+    image = photo("astronaut", 256)
+    batch = np.stack([matting.preprocess(image), matting.preprocess(image[::-1])])
+    batch = np.stack(
+        [cv2.resize(x.transpose(1, 2, 0), (size, size)).transpose(2, 0, 1) for x in batch]
+    )
+    torch_runtime = u2net.TorchU2Net(module, CPU)
+    ncnn_runtime = NcnnU2Net.from_module(module, size, CPU)
+    np.testing.assert_allclose(ncnn_runtime(batch), torch_runtime(batch), atol=1e-5)
+    # and after the stretch to [0, 1] the service applies (which magnifies any difference)
+    expected, got = matting.predict(torch_runtime, batch), matting.predict(ncnn_runtime, batch)
+    assert got.shape == (2, size, size) and expected.std() > 0.1
+    np.testing.assert_allclose(got, expected, atol=1e-3)
+    assert not np.allclose(got[0], got[1], atol=0.05)  # each input its own matte
+
+
+def test_every_blob_with_several_readers_goes_through_a_split():
+    from deployments.background import u2net_ncnn
+
+    param, weights = u2net_ncnn.write(trained_looking(3), 64)
+    lines = param.splitlines()
+    assert lines[0] == str(u2net_ncnn.MAGIC)
+    layers, blobs = map(int, lines[1].split())
+    assert layers == len(lines) - 2
+    read, written = [], []
+    for line in lines[2:]:
+        fields = line.split()
+        n_in, n_out = int(fields[2]), int(fields[3])
+        read += fields[4 : 4 + n_in]
+        written += fields[4 + n_in : 4 + n_in + n_out]
+    assert len(read) == len(set(read))  # one reader per blob
+    assert set(read) <= set(written) and len(set(written)) == blobs
+    assert weights[:4] == bytes(4)  # float32 tag before the first weights
+
+
+def test_the_runtime_is_ncnn_on_cpu_and_pytorch_on_gpu(u2net_file):
+    from deployments.background import u2net
+    from deployments.background.u2net_ncnn import NcnnU2Net
+    from deployments.common.device import plan
+
+    assert isinstance(u2net.load(u2net_file, CPU), NcnnU2Net)
+    assert u2net.backend_for(plan(1, 1, cuda_available=True)) == "torch"
+    assert isinstance(u2net.load(u2net_file, CPU, backend="torch"), u2net.TorchU2Net)
 
 
 def test_another_network_is_refused(tmp_path):
@@ -158,10 +226,10 @@ def test_normalise_stretches_to_the_full_range():
 @pytest.mark.parametrize("name, height, width", [("astronaut", 192, 256), ("coffee", 224, 224)])
 def test_full_path_on_real_photos(network, name, height, width):
     image = np.ascontiguousarray(photo(name, 256)[:height, :width])
-    coarse = matting.predict(network, matting.preprocess(image)[None], CPU)[0]
+    coarse = matting.predict(network, matting.preprocess(image)[None])[0]
     assert coarse.shape == (320, 320) and coarse.min() == 0.0 and coarse.max() == 1.0
 
-    out = matting.remove_background(network, CPU, image)
+    out = matting.remove_background(network, image)
     alpha = out["alpha"]
     assert alpha.dtype == np.uint8 and alpha.shape == (height, width)
     assert alpha.min() < 64 and alpha.max() > 191  # a matte, not a constant
@@ -217,6 +285,28 @@ def test_foreground_estimation_takes_the_background_colour_out():
     assert np.abs(estimate - fg)[partial].mean() < 0.5 * naive
     exact = (truth == 0) | (truth == 1)  # only partial pixels change colour
     assert np.array_equal(matting.to_uint8(estimate / 255)[exact], image[exact])
+
+
+@pytest.mark.parametrize("soft", [False, True])  # an anti-aliased disc; strands, blurred
+def test_both_ways_of_estimating_foreground_agree(soft):
+    """A thin band is fused pixel by pixel, a soft matte in whole arrays: the same colours,
+    and each way is the one estimate_foreground picks for its matte."""
+    truth = np.zeros((256, 256), np.uint8)
+    cv2.circle(truth, (128, 128), 64, 255, -1, lineType=cv2.LINE_AA)
+    truth = truth.astype(np.float32) / 255
+    if soft:
+        truth = np.clip(cv2.GaussianBlur(strands(256), (0, 0), 4) * 1.5, 0, 1)
+    image = composite(
+        truth, photo("chelsea", 256).astype(np.float32), np.broadcast_to(BLUE, (256, 256, 3))
+    )
+    partial = (truth > 0) & (truth < 1)
+    rows, cols = matting._bbox(partial, 14)
+    assert (partial[rows, cols].mean() >= matting.DENSE_FROM) == soft
+    photos = [image.astype(np.float32) / 255 for _ in range(2)]
+    for fuse, out in zip((matting._fuse_sparse, matting._fuse_dense), photos, strict=True):
+        fuse(out, truth, partial, 22, 3)  # estimate_foreground's passes at 256 px
+    np.testing.assert_allclose(photos[0], photos[1], atol=1e-5)
+    assert np.abs(photos[0] - image / 255)[partial].max() > 0.1  # colours did change
 
 
 # --- composition -------------------------------------------------------------------------
