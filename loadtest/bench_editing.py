@@ -72,9 +72,9 @@ def bench_segment(folder, device) -> tuple[str, float, float]:
 
 
 def bench_matting(folder, device) -> tuple[str, float, float]:
-    from deployments.background import matting, u2net
+    from deployments.background import matting, network
 
-    runtime = u2net.load(weights(folder, "u2net.pth", "u2net"), device)
+    runtime = network.load(weights(folder, "u2net.pth", "u2net"), device)
     image = cv2.resize(photo("chelsea"), (1152, 864), interpolation=cv2.INTER_AREA)
     network = timed(lambda: matting.predict(runtime, matting.preprocess(image)[None]))
     whole = timed(lambda: matting.remove_background(runtime, image))

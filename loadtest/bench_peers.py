@@ -177,11 +177,11 @@ class Ours:
 
 
 def remove_background(ours: Ours, images, paths, python, folder, repeat) -> list[Row]:
-    from deployments.background import matting, u2net
+    from deployments.background import matting, network
 
-    network = u2net.load(paths["u2net"], plan(2, 0, cuda_available=False))
+    runtime = network.load(paths["u2net"], plan(2, 0, cuda_available=False))
     image = images["matting"]
-    bare = p50(lambda: matting.predict(network, matting.preprocess(image)[None]), repeat)
+    bare = p50(lambda: matting.predict(runtime, matting.preprocess(image)[None]), repeat)
     e2e = ours.p50("BackgroundRemover", "remove-background", {"image": encode(image)}, {}, repeat)
     other = peer(python, "rembg", folder, repeat)
     return [versus(("remove-background", "1152x864 cut-out"), bare, e2e, other, "cut-out")]

@@ -39,7 +39,7 @@ class BackgroundRemover(ModelReplica):
         self.batcher = Batcher("BackgroundRemover", self._predict_batch, MATTING_BATCHING)
 
     def load(self, spec: ModelSpec, path: Path) -> Any:
-        from deployments.background import u2net
+        from deployments.background import network as u2net
 
         network = u2net.load(path, self.device, matting.SIZE)
         # the first call pays for kernel selection and allocator growth: not a customer

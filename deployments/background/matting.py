@@ -66,7 +66,7 @@ def normalise(prediction: np.ndarray) -> np.ndarray:
 def predict(network: Any, batch: np.ndarray) -> np.ndarray:
     """Nx3x320x320 preprocessed -> Nx320x320 float32 mattes in [0, 1], each normalised on
     its own. The fused output d0 (the official test script's `d1`) is the matte; `network`
-    is either runtime of u2net.load."""
+    is either runtime network.load gives."""
     return np.stack([normalise(matte) for matte in network(batch)])
 
 

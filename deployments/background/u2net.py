@@ -9,9 +9,7 @@ they create exactly the attributes the copies have.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,9 +17,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from deployments.common.device import DeviceConfig, apply_torch
-
-if TYPE_CHECKING:
-    from deployments.background.u2net_ncnn import NcnnU2Net
 
 
 def _upsample_like(src: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -207,28 +202,19 @@ class TorchU2Net:
         """Nothing of its own to give back (PyTorch's CPU allocator returns to the heap)."""
 
 
-def backend_for(device: DeviceConfig) -> str:
-    """ncnn on CPU when it is installed (faster there: u2net_ncnn.py), PyTorch otherwise."""
-    return "ncnn" if device.kind == "cpu" and importlib.util.find_spec("ncnn") else "torch"
-
-
-def load(
-    path: Path, device: DeviceConfig, size: int = 320, backend: str | None = None
-) -> TorchU2Net | NcnnU2Net:
-    """The official state dict, strictly: a checkpoint of another network fails here, not
-    with a silently wrong matte. Then on `backend` ("torch" or "ncnn"; by default the one
-    that runs it fastest on `device`), for size x size inputs."""
+def load_module(path: Path) -> U2NET:
+    """The official state dict, strictly (a checkpoint of another network fails here, not
+    with a silently wrong matte), on the CPU in float32, BatchNorms folded."""
     from deployments.common.checkpoints import load_state_dict
 
-    apply_torch(device)
     module = U2NET(3, 1)
     module.load_state_dict(load_state_dict(path), strict=True)
-    module = fuse_batchnorm(module.eval())
-    if (backend or backend_for(device)) == "ncnn":
-        from deployments.background.u2net_ncnn import NcnnU2Net
+    return fuse_batchnorm(module.eval())
 
-        return NcnnU2Net.from_module(module, size, device)
-    module = module.to(device.torch_device, dtype=device.dtype)
+
+def load(path: Path, device: DeviceConfig) -> TorchU2Net:
+    apply_torch(device)
+    module = load_module(path).to(device.torch_device, dtype=device.dtype)
     if device.channels_last:
         module = module.to(memory_format=torch.channels_last)
     return TorchU2Net(module, device)

@@ -3,15 +3,20 @@
 Why: at 320x320 on these AVX2 cores (2 threads) PyTorch/oneDNN runs U²-Net in 0.70 s, ONNX
 Runtime (what rembg uses) in 0.57 s, ncnn in 0.38 s - its Winograd 3x3 kernels, as for
 Real-ESRGAN (deployments/upscale/ncnn_network.py). The ncnn graph is written here from the
-loaded PyTorch module (BatchNorm already folded into the convolutions) in well under a second
-at load, so no converter package and no file next to the weights: the official `u2net.pth`
-stays the only file. The input is always 320x320, so every shape is known while writing.
-Same mattes as PyTorch to ~1e-5 (tests/deployments/background).
+loaded PyTorch module (BatchNorm already folded into the convolutions), at load, in a child
+process (so the replica never imports torch: ~480 MB less), into a temporary folder: no
+converter package and no file next to the weights, the official `u2net.pth` stays the only
+file. The input is always 320x320, so every shape is known while writing. Same mattes as
+PyTorch to ~1e-5 (tests/deployments/background).
 """
 
 from __future__ import annotations
 
+import os
+import re
 import struct
+import subprocess
+import sys
 import tempfile
 import threading
 from collections import Counter
@@ -24,6 +29,7 @@ import numpy as np
 from deployments.common.device import DeviceConfig
 
 MAGIC = 7767517
+EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception): ")
 INPUT, OUTPUT = "data", "matte"
 
 
@@ -189,6 +195,36 @@ def write(module: Any, size: int) -> tuple[str, bytes]:
     return graph.param(), bytes(graph.weights)
 
 
+def _files(folder: Path) -> tuple[Path, Path]:
+    return folder / "u2net.param", folder / "u2net.bin"
+
+
+def save(module: Any, size: int, folder: Path) -> tuple[Path, Path]:
+    param, weights = _files(folder)
+    text, data = write(module, size)
+    param.write_text(text)
+    weights.write_bytes(data)
+    return param, weights
+
+
+def _exception(stderr: str, status: int) -> str:
+    """The child's exception, message lines included, without its traceback."""
+    lines = stderr.strip().splitlines()
+    starts = [i for i, line in enumerate(lines) if EXCEPTION.match(line)]
+    return (
+        " ".join(line.strip() for line in lines[starts[-1] :])[:1000]
+        if starts
+        else f"exit {status}"
+    )
+
+
+def _child_env() -> dict[str, str]:
+    # the child imports this package from where this process found it
+    root = str(Path(__file__).resolve().parents[2])
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{path}" if path else root}
+
+
 @dataclass
 class NcnnU2Net:
     net: object
@@ -196,10 +232,9 @@ class NcnnU2Net:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def from_module(cls, module: Any, size: int, device: DeviceConfig) -> NcnnU2Net:
+    def load(cls, param: Path, weights: Path, device: DeviceConfig) -> NcnnU2Net:
         import ncnn
 
-        param, weights = write(module, size)
         net = ncnn.Net()
         net.opt.use_vulkan_compute = False
         net.opt.num_threads = device.threads
@@ -207,13 +242,26 @@ class NcnnU2Net:
         net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
         pools = ncnn.UnlockedPoolAllocator(), ncnn.PoolAllocator()
         net.opt.blob_allocator, net.opt.workspace_allocator = pools
-        with tempfile.TemporaryDirectory(prefix="u2net-ncnn-") as folder:
-            files = Path(folder, "u2net.param"), Path(folder, "u2net.bin")
-            files[0].write_text(param)
-            files[1].write_bytes(weights)
-            if net.load_param(str(files[0])) != 0 or net.load_model(str(files[1])) != 0:
-                raise ValueError("ncnn could not load the U²-Net graph")
+        if net.load_param(str(param)) != 0 or net.load_model(str(weights)) != 0:
+            raise ValueError("ncnn could not load the U²-Net graph")
         return cls(net, pools)
+
+    @classmethod
+    def from_module(cls, module: Any, size: int, device: DeviceConfig) -> NcnnU2Net:
+        """In this process (tests): the module is already here."""
+        with tempfile.TemporaryDirectory(prefix="u2net-ncnn-") as folder:
+            return cls.load(*save(module, size, Path(folder)), device)
+
+    @classmethod
+    def convert(cls, path: Path, size: int, device: DeviceConfig) -> NcnnU2Net:
+        """From the official file, converted in a child process: reading a torch file needs
+        torch, and a replica that imported it would carry ~480 MB more for good."""
+        with tempfile.TemporaryDirectory(prefix="u2net-ncnn-") as folder:
+            command = [sys.executable, "-m", __name__, str(path), folder, str(size)]
+            done = subprocess.run(command, capture_output=True, text=True, env=_child_env())
+            if done.returncode != 0:
+                raise RuntimeError(f"{path.name}: {_exception(done.stderr, done.returncode)}")
+            return cls.load(*_files(Path(folder)), device)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Nx3xSxS float32 -> NxSxS float32, the fused matte through its sigmoid."""
@@ -234,3 +282,9 @@ class NcnnU2Net:
         if status != 0:
             raise RuntimeError(f"ncnn inference failed with status {status}")
         return np.array(out.numpy()).reshape(x.shape[1:])
+
+
+if __name__ == "__main__":  # NcnnU2Net.convert's child: WEIGHTS FOLDER SIZE
+    from deployments.background import u2net
+
+    save(u2net.load_module(Path(sys.argv[1])), int(sys.argv[3]), Path(sys.argv[2]))

@@ -90,9 +90,9 @@ class LocalMattingBackend:
     real full-resolution refinement."""
 
     def __init__(self, weights: Path):
-        from deployments.background import u2net
+        from deployments.background import network
 
-        self.network = u2net.load(weights, plan(2, 0, cuda_available=False))
+        self.network = network.load(weights, plan(2, 0, cuda_available=False))
 
     async def stream(self, image, params):
         from deployments.background import matting

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from deployments.background import matting
+from deployments.background import matting, network
 from deployments.common.device import plan
 from loadtest.photos import photo
 from tests.helpers.model_fixtures import u2net as u2net_fixture
@@ -27,10 +27,8 @@ def u2net_file(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def network(u2net_file):
-    from deployments.background import u2net
-
-    return u2net.load(u2net_file, CPU)
+def runtime(u2net_file):
+    return network.load(u2net_file, CPU)
 
 
 def coarse_of(truth: np.ndarray) -> np.ndarray:
@@ -100,7 +98,7 @@ def test_loads_a_state_dict_without_batch_counters(u2net_file, tmp_path):
     old = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
     assert len(state) - len(old) == 112
     torch.save(old, tmp_path / "u2net.pth")
-    runtime = u2net.load(tmp_path / "u2net.pth", CPU, backend="torch")
+    runtime = u2net.load(tmp_path / "u2net.pth", CPU)
     assert torch.equal(runtime.module.outconv.weight, state["outconv.weight"])
 
 
@@ -190,19 +188,18 @@ def test_the_runtime_is_ncnn_on_cpu_and_pytorch_on_gpu(u2net_file):
     from deployments.background.u2net_ncnn import NcnnU2Net
     from deployments.common.device import plan
 
-    assert isinstance(u2net.load(u2net_file, CPU), NcnnU2Net)
-    assert u2net.backend_for(plan(1, 1, cuda_available=True)) == "torch"
-    assert isinstance(u2net.load(u2net_file, CPU, backend="torch"), u2net.TorchU2Net)
+    assert isinstance(network.load(u2net_file, CPU), NcnnU2Net)
+    assert network.backend_for(plan(1, 1, cuda_available=True)) == "torch"
+    assert isinstance(network.load(u2net_file, CPU, backend="torch"), u2net.TorchU2Net)
 
 
 def test_another_network_is_refused(tmp_path):
     import torch
 
-    from deployments.background import u2net
 
     torch.save({"conv.weight": torch.zeros(3, 3, 3, 3)}, tmp_path / "other.pth")
     with pytest.raises(RuntimeError, match="Missing key"):
-        u2net.load(tmp_path / "other.pth", CPU)
+        network.load(tmp_path / "other.pth", CPU)
 
 
 def test_preprocess_is_the_official_one():
@@ -224,12 +221,12 @@ def test_normalise_stretches_to_the_full_range():
 
 
 @pytest.mark.parametrize("name, height, width", [("astronaut", 192, 256), ("coffee", 224, 224)])
-def test_full_path_on_real_photos(network, name, height, width):
+def test_full_path_on_real_photos(runtime, name, height, width):
     image = np.ascontiguousarray(photo(name, 256)[:height, :width])
-    coarse = matting.predict(network, matting.preprocess(image)[None])[0]
+    coarse = matting.predict(runtime, matting.preprocess(image)[None])[0]
     assert coarse.shape == (320, 320) and coarse.min() == 0.0 and coarse.max() == 1.0
 
-    out = matting.remove_background(network, image)
+    out = matting.remove_background(runtime, image)
     alpha = out["alpha"]
     assert alpha.dtype == np.uint8 and alpha.shape == (height, width)
     assert alpha.min() < 64 and alpha.max() > 191  # a matte, not a constant
@@ -424,7 +421,7 @@ async def test_deployment_loads_the_fixture_and_batches_jobs(models_env, remover
     remover = remover_class()
     status = remover.status()
     assert status["loaded"] == ["u2net"] and "u2net" not in status["missing"]
-    assert status["device"] == "cpu"
+    assert status["device"] == "cpu" and status["config"]["runtime"] == "NcnnU2Net"
 
     remover.network = recorder = Recorder(remover.network)
     remover.reconfigure({"batching": {"max_batch_size": 2, "batch_wait_timeout_s": 5.0}})
