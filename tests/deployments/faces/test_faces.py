@@ -101,16 +101,49 @@ def test_fidelity_zero_returns_the_background():
     assert np.array_equal(background, original)
 
 
+CPU = plan(2, 0, cuda_available=False)
+
+
 @pytest.fixture(scope="module")
 def gfpgan(gfpgan_fixture):
     from deployments.faces.gfpgan_network import GFPGANNetwork
 
-    return GFPGANNetwork.load(gfpgan_fixture, plan(2, 0, cuda_available=False))
+    return GFPGANNetwork.load(gfpgan_fixture, CPU)
 
 
 def test_gfpgan_loads_from_an_official_layout_state_dict(gfpgan):
     out = gfpgan.run([np.full((512, 512, 3), 100, np.uint8)])
     assert out[0].shape == (512, 512, 3) and out[0].dtype == np.uint8
+
+
+def test_the_half_stored_style_layer_barely_moves_a_face(gfpgan_fixture):
+    """final_linear kept in float16 (67 MB less resident): within one level of the float32
+    network on a real face, with trained-looking (not half-representable) weights."""
+    import torch
+    from spandrel.architectures.GFPGAN import GFPGAN
+
+    from deployments.faces.gfpgan_network import GFPGANNetwork, HalfStoredLinear
+
+    torch.manual_seed(3)
+    plain = GFPGAN().eval()
+    with torch.no_grad():
+        plain.final_linear.weight.mul_(1 + 0.001 * torch.rand_like(plain.final_linear.weight))
+    face = facelib.align(photo("astronaut", 512), facelib.alignment(facelib.TEMPLATE))
+    expected = GFPGANNetwork(plain, CPU).run([face])[0]
+    half = HalfStoredLinear(plain.final_linear)
+    assert half.weight.dtype == torch.float16 and half.weight.shape == (8192, 4096)
+    plain.final_linear = half
+    got = GFPGANNetwork(plain, CPU).run([face])[0]
+    difference = np.abs(got.astype(int) - expected.astype(int))
+    assert difference.max() <= 1 and difference.mean() < 0.01
+    assert np.abs(expected.astype(int) - face.astype(int)).mean() > 5  # the network did work
+
+
+def test_loading_keeps_the_style_layer_in_half(gfpgan):
+    import torch
+
+    assert gfpgan.module.final_linear.weight.dtype == torch.float16
+    assert all(p.dtype == torch.float32 for p in gfpgan.module.parameters())
 
 
 def test_restore_pipeline_on_a_real_photo(detector, gfpgan):
