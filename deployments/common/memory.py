@@ -66,18 +66,35 @@ class Measured:
 
 
 @functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
+def _libc() -> ctypes.CDLL | None:
     # find_library runs ldconfig in a subprocess: once per replica, not once per idle moment
-    with contextlib.suppress(OSError, AttributeError):
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    with contextlib.suppress(OSError):
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     return None
+
+
+def _glibc(name: str) -> Callable[..., int] | None:
+    return getattr(_libc(), name, None)
 
 
 def trim() -> None:
     """Hand glibc's free heap back to the system (a no-op where there is no glibc)."""
-    release = _malloc_trim()
+    release = _glibc("malloc_trim")
     if release is not None:
         release(0)
+
+
+M_ARENA_MAX = -8  # mallopt's parameter number (malloc.h)
+
+
+def one_arena() -> bool:
+    """Every thread created from now on allocates from glibc's main arena. The networks run
+    in asyncio.to_thread's threads, and with an arena per thread (glibc's default, up to 8
+    per core) freed activations sat in one arena while the next job allocated in another:
+    GFPGAN peaked 805 MB above its baseline in a worker thread against 700 MB in one arena,
+    at the same speed (3.1-3.2 s a face on 2 cores). Call before the replica starts threads."""
+    set_option = _glibc("mallopt")
+    return bool(set_option and set_option(M_ARENA_MAX, 1))
 
 
 IDLE_S = 2.0  # a replica idle this long gives its memory back

@@ -41,6 +41,7 @@ def setup() -> tuple[Catalog, Any]:
 
     settings = get_settings()
     logs.configure(settings.log_format, settings.log_level)
+    memory.one_arena()
     catalog = Catalog.load(settings.models_file, settings.user_models_file, settings.weights)
     return catalog, device.configure(*replica_resources())
 
