@@ -58,6 +58,7 @@ class SubmitStyle:
     """How a surface shapes the shared submit; every part defaults to the native API's."""
 
     limits: Callable[[Settings, Operation], tuple[int, int]] | None = None  # (bytes, edge)
+    formats: tuple[str, ...] | None = None  # the input formats it documents (None: all)
     map: Callable[[dict[str, Any]], Mapped] = lambda params: Mapped(params)
     accepted: Accepted = native_accepted  # the body once the job is queued
     finished: Finished = native_finished  # the body of a job finished within `?wait`
@@ -126,7 +127,7 @@ async def accept(
     """Check and plan, store the input, then reserve and enqueue in one script; the native
     202 body."""
     mapped = style.map(sent.params)
-    info = images.inspect(sent.image, *_limits(rt, op, style))
+    info = images.inspect(sent.image, *_limits(rt, op, style), style.formats)
     planned = await plan(rt, op, info, sent.mask, mapped.params)
     job_id = mapped.job_id or jobs.new_job_id()
     params = {**planned.params, **mapped.job_params}

@@ -53,7 +53,9 @@ AccountNotFound = _error("AccountNotFound", 404, "account_not_found", "No such a
 MethodNotAllowed = _error("MethodNotAllowed", 405, "method_not_allowed", "Method not allowed.")
 ImageTooLarge = _error("ImageTooLarge", 413, "image_too_large", "The image file is too large.")
 PixelTooLarge = _error("PixelTooLarge", 413, "pixel_too_large", "The image is too large.")
-InvalidFormat = _error("InvalidFormat", 415, "invalid_format", "Only jpg, png, webp are accepted.")
+InvalidFormat = _error(
+    "InvalidFormat", 415, "invalid_format", "Accepted: jpg, png, webp, bmp, tiff, sgi."
+)
 NotReady = _error("NotReady", 425, "not_ready", "The job is not done yet.")
 JobTooLarge = _error(
     "JobTooLarge", 413, "job_too_large", "This job needs more memory than one job may take here."

@@ -15,7 +15,25 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from serve_app.core.errors import CorruptImage, ImageTooLarge, InvalidFormat, PixelTooLarge
 
-FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+# Pillow's decoder -> our extension. BMP, TIFF (any compression Pillow reads, LZW included)
+# and SGI ("rgb") arrive through PicWish, whose clients may send them; JFIF is JPEG.
+FORMATS = {
+    "JPEG": "jpg",
+    "PNG": "png",
+    "WEBP": "webp",
+    "BMP": "bmp",
+    "TIFF": "tif",
+    "SGI": "rgb",
+}
+ACCEPTED = "jpg (jfif), png, webp, bmp, tiff and sgi (rgb)"
+_MAGIC = (
+    (b"\xff\xd8\xff", "jpg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"BM", "bmp"),
+    (b"II*\x00", "tif"),
+    (b"MM\x00*", "tif"),
+    (b"\x01\xda", "rgb"),
+)
 CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
 OUTPUT_FORMATS = tuple(CONTENT_TYPES)
 DEFAULT_QUALITY = 92
@@ -37,21 +55,23 @@ class ImageInfo:
 
 
 def sniff(data: bytes) -> str | None:
-    if data[:3] == b"\xff\xd8\xff":
-        return "jpg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "png"
+    """The format by its magic bytes (never by a file name or a declared type)."""
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "webp"
-    return None
+    return next((kind for magic, kind in _MAGIC if data.startswith(magic)), None)
 
 
-def inspect(data: bytes, max_bytes: int, max_edge: int) -> ImageInfo:
+def inspect(
+    data: bytes, max_bytes: int, max_edge: int, formats: tuple[str, ...] | None = None
+) -> ImageInfo:
+    """Format and size from the header alone; `formats` narrows what a surface accepts
+    (PND documents jpg/png/webp only)."""
     if len(data) > max_bytes:
         raise ImageTooLarge(f"The image is {len(data)} bytes; the limit is {max_bytes} bytes.")
     kind = sniff(data)
-    if kind is None:
-        raise InvalidFormat("Only jpg, png and webp images are accepted.")
+    if kind is None or (formats is not None and kind not in formats):
+        accepted = ACCEPTED if formats is None else ", ".join(formats)
+        raise InvalidFormat(f"Accepted image formats: {accepted}.")
     try:
         with Image.open(io.BytesIO(data), formats=list(FORMATS)) as img:
             width, height = img.size
@@ -81,10 +101,20 @@ def decode(data: bytes) -> Decoded:
             img = ImageOps.exif_transpose(img)
             img.load()
             alpha = _alpha(img)
-            rgb = np.asarray(img.convert("RGB"))
+            rgb = np.asarray(_eight_bit(img).convert("RGB"))
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise CorruptImage("The image data is truncated or damaged.") from exc
     return Decoded(rgb, alpha)
+
+
+def _eight_bit(img: Image.Image) -> Image.Image:
+    """16- and 32-bit gray (16-bit PNG and TIFF) scaled to 8 bits; Pillow's convert would clip
+    every value above 255 to white."""
+    if img.mode not in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        return img
+    values = np.asarray(img).astype(np.uint32)
+    top = 65535 if img.mode.startswith("I;16") or values.max() > 255 else 255
+    return Image.fromarray((values * 255 // top).astype(np.uint8), "L")
 
 
 def _alpha(img: Image.Image) -> np.ndarray | None:

@@ -23,7 +23,7 @@ GRAY_TOLERANCE = 12
 def read_mask(data: bytes, info: ImageInfo) -> bytes:
     """The mask as a binary (0/255) grayscale PNG, or a clear error."""
     if sniff(data) is None:
-        raise InvalidMask("The mask must be a jpg, png or webp image.")
+        raise InvalidMask("The mask must be an image (jpg, png, webp, bmp, tiff).")
     try:
         with Image.open(io.BytesIO(data)) as img:
             if img.size != (info.width, info.height):

@@ -19,6 +19,7 @@ from serve_app.engine.jobs import JobStatus
 from serve_app.operations import Params, integer, restore_face, upscale
 
 MAX_BYTES = 1024 * 1024
+FORMATS = ("jpg", "png", "webp")
 MAX_EDGE = 1024
 DEFAULT_SIZE = "FHD"
 OUTPUT_FORMAT = "jpg"  # PND serves image/jpeg; its samples save result.jpg

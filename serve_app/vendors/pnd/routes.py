@@ -73,7 +73,11 @@ def limits(settings, op) -> tuple[int, int]:
 
 
 UPLOAD = submission.SubmitStyle(
-    limits=limits, map=mapping.native, accepted=accepted, finished=finished_now
+    limits=limits,
+    formats=mapping.FORMATS,
+    map=mapping.native,
+    accepted=accepted,
+    finished=finished_now,
 )
 
 

@@ -10,10 +10,54 @@ from serve_app.engine import images
 LIMITS = dict(max_bytes=10_000_000, max_edge=2048)
 
 
-@pytest.mark.parametrize(("fmt", "kind"), [("PNG", "png"), ("JPEG", "jpg"), ("WEBP", "webp")])
+FORMATS = [
+    ("PNG", "png"),
+    ("JPEG", "jpg"),
+    ("WEBP", "webp"),
+    ("BMP", "bmp"),
+    ("TIFF", "tif"),
+    ("SGI", "rgb"),
+]
+
+
+@pytest.mark.parametrize(("fmt", "kind"), FORMATS)
 def test_inspect_reads_format_and_size_from_header(fmt, kind):
     info = images.inspect(encode(photo("chelsea"), fmt), **LIMITS)
     assert (info.format, info.width, info.height) == (kind, 451, 300)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "options"),
+    [
+        ("BMP", {}),
+        ("TIFF", {"compression": "tiff_lzw"}),
+        ("TIFF", {"compression": "tiff_deflate"}),
+        ("SGI", {}),
+    ],
+)
+def test_lossless_formats_decode_to_the_same_pixels(fmt, options):
+    image = photo("coffee", 120)
+    assert np.array_equal(images.decode(encode(image, fmt, **options)).rgb, image)
+
+
+def test_sixteen_bit_gray_is_scaled_not_clipped():
+    import io
+
+    from PIL import Image
+
+    ramp = np.arange(256 * 8, dtype=np.uint16).reshape(8, 256) * 32  # 0 .. 65504
+    buffer = io.BytesIO()
+    Image.fromarray(ramp).save(buffer, "TIFF")  # mode I;16
+    gray = images.decode(buffer.getvalue()).rgb[..., 0]
+    # an even ramp over the whole range: mid-gray on average (clipped at 255, nearly white)
+    assert gray.min() == 0 and gray.max() >= 250 and abs(gray.mean() - 127) < 3
+
+
+def test_a_surface_can_narrow_the_formats():
+    bmp = encode(photo("astronaut", 32), "BMP")
+    with pytest.raises(InvalidFormat, match="jpg, png, webp"):
+        images.inspect(bmp, **LIMITS, formats=("jpg", "png", "webp"))
+    assert images.inspect(bmp, **LIMITS).format == "bmp"
 
 
 def test_other_formats_are_invalid_format():
