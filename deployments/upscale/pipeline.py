@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from deployments.upscale import tiling
+from serve_app.core.scaling import stitch_factor
 
 InferFn = Callable[[np.ndarray], Awaitable[np.ndarray]]
 
@@ -36,13 +37,16 @@ def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 async def run_tiles(
-    image: np.ndarray, scale: int, infer: InferFn, settings: TileSettings
+    image: np.ndarray, scale: int, infer: InferFn, settings: TileSettings, keep: int = 0
 ) -> AsyncIterator[float | np.ndarray]:
-    """Yields the fraction of tiles done after each tile, then the stitched x`scale` image."""
+    """Yields the fraction of tiles done after each tile, then the stitched image: x`scale`,
+    or x`keep` (a divisor of `scale`) with each tile reduced as it arrives, so a restoration
+    at the input's size never holds the x4 image (tiling.Tile.paste)."""
+    keep = keep or scale
     height, width = image.shape[:2]
     padded = tiling.pre_pad(image, settings.pre_pad)
     tiles = tiling.grid(padded.shape[1], padded.shape[0], settings.tile, settings.tile_pad)
-    out = np.empty((padded.shape[0] * scale, padded.shape[1] * scale, 3), np.uint8)
+    out = np.empty((padded.shape[0] * keep, padded.shape[1] * keep, 3), np.uint8)
     queue = iter(tiles)
     in_flight: dict[asyncio.Task, tiling.Tile] = {}
     done = 0
@@ -55,13 +59,13 @@ async def run_tiles(
                 in_flight[asyncio.ensure_future(infer(tile.crop(padded)))] = tile
             finished, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
             for task in finished:
-                in_flight.pop(task).paste(out, task.result(), scale)
+                in_flight.pop(task).paste(out, task.result(), scale, keep)
                 done += 1
                 yield done / len(tiles)
     finally:
         for task in in_flight:
             task.cancel()
-    yield out[: height * scale, : width * scale]
+    yield out[: height * keep, : width * keep]
 
 
 async def upscale(
@@ -72,7 +76,8 @@ async def upscale(
     settings: TileSettings,
 ) -> AsyncIterator[dict]:
     """Events: {"progress": 0..1} per tile, then {"image": HxWx3 uint8 of out_size}."""
-    async for item in run_tiles(image, scale, infer, settings):
+    keep = stitch_factor(image.shape[1], image.shape[0], scale, out_size)
+    async for item in run_tiles(image, scale, infer, settings, keep):
         if isinstance(item, float):
             yield {"progress": item}
         else:

@@ -29,13 +29,18 @@ class Tile:
     def crop(self, image: np.ndarray) -> np.ndarray:
         return image[self.py0 : self.py1, self.px0 : self.px1]
 
-    def paste(self, out: np.ndarray, result: np.ndarray, scale: int) -> None:
-        """Copy the owned part of `result` (the network output of `crop`) into `out`."""
+    def paste(self, out: np.ndarray, result: np.ndarray, scale: int, keep: int = 0) -> None:
+        """Copy the owned part of `result` (the network's x`scale` output of `crop`) into
+        `out`, which is x`keep` the input (default: x`scale`). A smaller `keep` must divide
+        `scale`: each owned block is averaged over (scale/keep)^2 pixels, which lines up with
+        the tile's edges, so the stitched image is exactly the x`scale` one reduced by area."""
+        keep = keep or scale
         ox, oy = (self.x0 - self.px0) * scale, (self.y0 - self.py0) * scale
         w, h = (self.x1 - self.x0) * scale, (self.y1 - self.y0) * scale
-        out[self.y0 * scale : self.y1 * scale, self.x0 * scale : self.x1 * scale] = result[
-            oy : oy + h, ox : ox + w
-        ]
+        owned = result[oy : oy + h, ox : ox + w]
+        if keep != scale:
+            owned = reduce(owned, scale // keep)
+        out[self.y0 * keep : self.y1 * keep, self.x0 * keep : self.x1 * keep] = owned
 
 
 def grid(width: int, height: int, tile: int, pad: int) -> list[Tile]:
@@ -68,3 +73,12 @@ def pre_pad(image: np.ndarray, amount: int) -> np.ndarray:
         return image
     amount_y, amount_x = min(amount, image.shape[0] - 1), min(amount, image.shape[1] - 1)
     return np.pad(image, ((0, amount_y), (0, amount_x), (0, 0)), mode="reflect")
+
+
+def reduce(image: np.ndarray, factor: int) -> np.ndarray:
+    """HxWxC uint8 whose sides are multiples of `factor` -> each factor x factor block's
+    mean, rounded (a box filter: for an integer factor what area resampling computes)."""
+    height, width, channels = image.shape
+    blocks = image.reshape(height // factor, factor, width // factor, factor, channels)
+    total = blocks.sum(axis=(1, 3), dtype=np.uint32)
+    return ((total + factor * factor // 2) // (factor * factor)).astype(np.uint8)

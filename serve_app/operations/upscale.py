@@ -18,6 +18,7 @@ from serve_app.core.errors import (
     ModelUnavailable,
     PixelTooLarge,
 )
+from serve_app.core.scaling import stitch_factor
 from serve_app.engine.images import ImageInfo
 from serve_app.operations._operation import Given, Operation, Plan, Price, upscale_edge
 from serve_app.operations._params import Output
@@ -86,11 +87,13 @@ class UpscaleParams(Sized):
 
 def memory_mb(spec: ModelSpec, in_size: tuple[int, int], out_size: tuple[int, int]) -> float:
     """What an upscale takes in its replica beyond the baseline: one tile's blobs in the
-    runtime (models.yaml `work_mb`) and the stitched x`scale` image, the output and the copy
-    handed to the dispatcher at 4 bytes a value (measured, loadtest/bench_memory.py: the
-    peaks of fast 1024 px -> 4K and quality 512 px -> 2K / 1024 px -> 4K jobs are work_mb plus
-    3.9x their sizes as uint8: float32 working copies)."""
-    stitched = in_size[0] * in_size[1] * spec.scale**2 * 3
+    runtime (models.yaml `work_mb`) and the stitched image (x`scale`, or x1/x2 when that is
+    the output: core/scaling.py), the output and the copy handed to the dispatcher at 4 bytes
+    a value (measured, loadtest/bench_memory.py: the peaks of fast 1024 px -> 4K and quality
+    512 px -> 2K / 1024 px -> 4K jobs are work_mb plus 3.9x their sizes as uint8: float32
+    working copies)."""
+    factor = stitch_factor(*in_size, spec.scale, out_size)
+    stitched = in_size[0] * in_size[1] * factor**2 * 3
     output = out_size[0] * out_size[1] * 3
     return spec.work_mb + 4 * (stitched + 2 * output) / 2**20
 

@@ -196,7 +196,6 @@ def test_the_runtime_is_ncnn_on_cpu_and_pytorch_on_gpu(u2net_file):
 def test_another_network_is_refused(tmp_path):
     import torch
 
-
     torch.save({"conv.weight": torch.zeros(3, 3, 3, 3)}, tmp_path / "other.pth")
     with pytest.raises(RuntimeError, match="Missing key"):
         network.load(tmp_path / "other.pth", CPU)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import cv2
 import numpy as np
 import pytest
 
@@ -93,6 +94,24 @@ async def test_upscale_resizes_to_the_requested_output(network):
     )
     assert [e["progress"] for e in events[:-1]] == [0.25, 0.5, 0.75, 1.0]
     assert events[-1]["image"].shape == (100, 100, 3)
+
+
+@pytest.mark.parametrize("keep", [1, 2])
+async def test_a_smaller_output_is_stitched_small_and_equals_the_reduced_x4(network, keep):
+    """x1 and x2 from the x4 network: each tile is reduced as it arrives (odd tile edges,
+    pre-pad and all), and the result is the whole x4 image reduced by area, pixel for pixel."""
+    from serve_app.core.scaling import stitch_factor
+
+    image = photo("coffee")[100:197, 200:331]  # 97 x 131: tiles of uneven sizes
+    settings = TileSettings(tile=40, tile_pad=6, pre_pad=3)
+    full = (await collect(run_tiles(image, 4, infer_with(network), settings)))[-1]
+    small = (await collect(run_tiles(image, 4, infer_with(network), settings, keep)))[-1]
+    assert small.shape == (97 * keep, 131 * keep, 3)
+    assert np.array_equal(small, tiling.reduce(full, 4 // keep))
+    expected = cv2.resize(full, (131 * keep, 97 * keep), interpolation=cv2.INTER_AREA)
+    assert np.abs(small.astype(int) - expected).max() <= 1  # OpenCV's area resampling
+    assert stitch_factor(131, 97, 4, (131 * keep, 97 * keep)) == keep
+    assert stitch_factor(131, 97, 4, (131 * 3, 97 * 3)) == 4  # not a divisor: x4, then Lanczos
 
 
 async def test_window_bounds_tiles_in_flight(network):

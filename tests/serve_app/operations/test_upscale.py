@@ -132,3 +132,16 @@ def test_a_job_that_would_not_fit_in_memory_is_refused_before_credits_move(catal
     assert fits.params["out_width"] == 3840
     unlimited = Settings(job_memory_mb=None)
     upscale.OPERATION.check({"model": "quality", "scale": 4}, big, None, catalog, plans, unlimited)
+
+
+def test_a_smaller_output_is_estimated_at_its_own_size(catalog):
+    """x2 and x1 from a x4 network are stitched at their own size (tiles reduced as they
+    arrive): a 2048 px photo at x2 needs what its output needs, not the x4 image."""
+    fast = catalog.specs[catalog.find("upscale", "fast").name]
+    x4 = upscale.memory_mb(fast, (2048, 2048), (8192, 8192))
+    x2 = upscale.memory_mb(fast, (2048, 2048), (4096, 4096))
+    x1 = upscale.memory_mb(fast, (2048, 2048), (2048, 2048))
+    assert x1 < x2 < x4 / 3
+    assert x2 == pytest.approx(fast.work_mb + 4 * 3 * 4096**2 * 3 / 2**20)
+    odd = upscale.memory_mb(fast, (2048, 2048), (4000, 4000))  # resized from the x4 image
+    assert odd > x4 / 2
