@@ -10,6 +10,7 @@ default style.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,7 @@ class Mapped:
 
 
 Accepted = Callable[[Request, Runtime, Account, dict], Awaitable[Response]]
+Priced = Callable[[images.ImageInfo, Plan], int]
 Finished = Callable[[Request, Runtime, Account, Job], Awaitable[Response]]
 
 
@@ -60,6 +62,7 @@ class SubmitStyle:
     limits: Callable[[Settings, Operation], tuple[int, int]] | None = None  # (bytes, edge)
     formats: tuple[str, ...] | None = None  # the input formats it documents (None: all)
     map: Callable[[dict[str, Any]], Mapped] = lambda params: Mapped(params)
+    price: Priced | None = None  # its own price list instead of plans.yaml's
     accepted: Accepted = native_accepted  # the body once the job is queued
     finished: Finished = native_finished  # the body of a job finished within `?wait`
 
@@ -75,11 +78,26 @@ def check_plan(rt: Runtime, account: Account, operation: str) -> None:
 async def submit(
     request: Request, rt: Runtime, account: Account, op: Operation, style: SubmitStyle = NATIVE
 ) -> Response:
-    check_plan(rt, account, op.name)
+    check_plan(rt, account, op.name)  # before reading a body that would be refused anyway
     wait_s = waiting.parse_wait(
         request.query_params.get("wait"), rt.settings.max_wait_s, op.default_wait_s
     )
     sent = await read_submission(request, rt.settings)
+    return await submit_read(request, rt, account, op, sent, style, wait_s)
+
+
+async def submit_read(
+    request: Request,
+    rt: Runtime,
+    account: Account,
+    op: Operation,
+    sent: Submission,
+    style: SubmitStyle,
+    wait_s: float,
+) -> Response:
+    """The rest of the submit once the request is read (a surface that reads its own fields
+    comes in here): Idempotency-Key, accept, and up to `wait_s` for the finished job."""
+    check_plan(rt, account, op.name)
     fingerprint = idempotency.fingerprint(
         request.url.path, sent.params, sent.image + (sent.mask or b"")
     )
@@ -129,6 +147,8 @@ async def accept(
     mapped = style.map(sent.params)
     info = images.inspect(sent.image, *_limits(rt, op, style), style.formats)
     planned = await plan(rt, op, info, sent.mask, mapped.params)
+    if style.price is not None:
+        planned = repriced(planned, style.price(info, planned))
     job_id = mapped.job_id or jobs.new_job_id()
     params = {**planned.params, **mapped.job_params}
     if planned.mask is not None:
@@ -154,6 +174,11 @@ async def accept(
                 await rt.blobs.delete(key)
         raise
     return {**body, "remaining": remaining}
+
+
+def repriced(planned: Plan, cost: int) -> Plan:
+    params = {**planned.params, "cost": cost} if "cost" in planned.params else planned.params
+    return dataclasses.replace(planned, params=params, cost=cost)
 
 
 async def _finished(request, rt: Runtime, account: Account, job: Job, style) -> Response:

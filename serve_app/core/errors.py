@@ -53,6 +53,7 @@ AccountNotFound = _error("AccountNotFound", 404, "account_not_found", "No such a
 MethodNotAllowed = _error("MethodNotAllowed", 405, "method_not_allowed", "Method not allowed.")
 ImageTooLarge = _error("ImageTooLarge", 413, "image_too_large", "The image file is too large.")
 PixelTooLarge = _error("PixelTooLarge", 413, "pixel_too_large", "The image is too large.")
+PixelTooSmall = _error("PixelTooSmall", 400, "pixel_too_small", "The image is too small.")
 InvalidFormat = _error(
     "InvalidFormat", 415, "invalid_format", "Accepted: jpg, png, webp, bmp, tiff, sgi."
 )
