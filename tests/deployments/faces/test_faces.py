@@ -116,34 +116,36 @@ def test_gfpgan_loads_from_an_official_layout_state_dict(gfpgan):
     assert out[0].shape == (512, 512, 3) and out[0].dtype == np.uint8
 
 
-def test_the_half_stored_style_layer_barely_moves_a_face(gfpgan_fixture):
-    """final_linear kept in float16 (67 MB less resident): within one level of the float32
-    network on a real face, with trained-looking (not half-representable) weights."""
+def test_weights_stored_in_half_barely_move_a_face():
+    """final_linear and the modulated convolutions kept in float16 (114 MB less resident):
+    within one level of the float32 network on a real face, with weights that float16
+    cannot represent exactly (random float32, as trained ones are)."""
+    import copy
+
     import torch
     from spandrel.architectures.GFPGAN import GFPGAN
 
-    from deployments.faces.gfpgan_network import GFPGANNetwork, HalfStoredLinear
+    from deployments.faces.gfpgan_network import GFPGANNetwork, store_in_half
 
     torch.manual_seed(3)
     plain = GFPGAN().eval()
-    with torch.no_grad():
-        plain.final_linear.weight.mul_(1 + 0.001 * torch.rand_like(plain.final_linear.weight))
     face = facelib.align(photo("astronaut", 512), facelib.alignment(facelib.TEMPLATE))
     expected = GFPGANNetwork(plain, CPU).run([face])[0]
-    half = HalfStoredLinear(plain.final_linear)
-    assert half.weight.dtype == torch.float16 and half.weight.shape == (8192, 4096)
-    plain.final_linear = half
-    got = GFPGANNetwork(plain, CPU).run([face])[0]
+    half = store_in_half(copy.deepcopy(plain))
+    stored = {p.dtype for p in half.stylegan_decoder.style_convs.parameters() if p.ndim == 5}
+    assert stored == {torch.float16} and half.final_linear.weight.dtype == torch.float16
+    got = GFPGANNetwork(half, CPU).run([face])[0]
     difference = np.abs(got.astype(int) - expected.astype(int))
-    assert difference.max() <= 1 and difference.mean() < 0.01
+    assert difference.max() <= 1 and difference.mean() < 0.05
     assert np.abs(expected.astype(int) - face.astype(int)).mean() > 5  # the network did work
 
 
-def test_loading_keeps_the_style_layer_in_half(gfpgan):
+def test_loading_keeps_the_large_weights_in_half(gfpgan):
     import torch
 
-    assert gfpgan.module.final_linear.weight.dtype == torch.float16
-    assert all(p.dtype == torch.float32 for p in gfpgan.module.parameters())
+    halves = sum(p.numel() for p in gfpgan.module.parameters() if p.dtype == torch.float16)
+    buffers = gfpgan.module.final_linear.weight
+    assert buffers.dtype == torch.float16 and halves > 20_000_000
 
 
 def test_restore_pipeline_on_a_real_photo(detector, gfpgan):
