@@ -11,7 +11,7 @@ NAME = "enhance"
 
 
 class EnhanceParams(Output):
-    wb: boolean("gray-world white balance when a cast is measured") = True
+    wb: boolean("white balance where a colour cast is measured") = True
     color: number(-10, 10, "-10 cool .. +10 warm") = 0.0
     strength: number(0, 1, "how much of each measured correction") = 1.0
     denoise: boolean("Real-ESRGAN at scale 1: noise and JPEG blocks out") = False

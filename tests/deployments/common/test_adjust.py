@@ -17,12 +17,33 @@ def channel_spread(image: np.ndarray) -> float:
     return float(means.max() - means.min())
 
 
-def test_white_balance_moves_a_colour_cast_toward_neutral():
-    warm = cast(photo("coffee"))
+def delta_e(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean CIE76 colour difference."""
+    from skimage.color import rgb2lab
+
+    return float(np.linalg.norm(rgb2lab(a) - rgb2lab(b), axis=2).mean())
+
+
+def test_white_balance_takes_a_cast_out_toward_the_original():
+    original = photo("astronaut")
+    warm = cast(original)
     balanced = adjust.white_balance(warm)
-    assert channel_spread(balanced) < 0.2 * channel_spread(warm)
+    assert delta_e(balanced, original) < 0.5 * delta_e(warm, original)
     half = adjust.white_balance(warm, strength=0.5)
-    assert channel_spread(balanced) < channel_spread(half) < channel_spread(warm)
+    assert delta_e(balanced, original) < delta_e(half, original) < delta_e(warm, original)
+
+
+def test_white_balance_leaves_warm_scenes_warm():
+    """Coffee is brown under neutral light: gray world would drain it (mean RGB (159, 86, 52)
+    -> (122, 115, 100)); no cast is measured, so nothing changes."""
+    for name in ("coffee", "chelsea", "astronaut", "rocket"):
+        image = photo(name)
+        assert delta_e(adjust.white_balance(image), image) < 1.5, name
+
+
+def test_white_balance_clips_no_more_highlights():
+    bright = adjust.exposure(cast(photo("astronaut")), 0.5)
+    assert adjust.clipped(adjust.white_balance(bright)) <= adjust.clipped(bright) + 0.002
 
 
 def test_warmth_tilts_red_against_blue_and_zero_is_identity():
