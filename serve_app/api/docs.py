@@ -7,9 +7,16 @@ from typing import Any
 
 from serve_app.operations import Operation
 
+_FROM_JOB = {
+    "from_job": {
+        "type": "string",
+        "description": "instead of an image: a finished job of yours whose result is the input",
+    }
+}
 _IMAGE_JSON = {
     "image_base64": {"type": "string", "description": "with or without data: prefix"},
     "image_url": {"type": "string", "format": "uri"},
+    **_FROM_JOB,
 }
 _MASK = {
     "multipart": {"mask": {"type": "string", "format": "binary", "description": "white = change"}},
@@ -36,15 +43,14 @@ def parameters(op: Operation) -> dict[str, Any]:
 def submit_doc(op: Operation) -> dict:
     params = parameters(op)
     mask = _MASK if op.takes_mask else {"multipart": {}, "json": {}}
-    multipart = {"image": {"type": "string", "format": "binary"}, **mask["multipart"], **params}
+    image = {"image": {"type": "string", "format": "binary"}, **_FROM_JOB}
+    multipart = {**image, **mask["multipart"], **params}
     json_body = {**_IMAGE_JSON, **mask["json"], **params}
     return {
         "requestBody": {
             "required": True,
             "content": {
-                "multipart/form-data": {
-                    "schema": {"type": "object", "properties": multipart, "required": ["image"]}
-                },
+                "multipart/form-data": {"schema": {"type": "object", "properties": multipart}},
                 "application/json": {"schema": {"type": "object", "properties": json_body}},
             },
         }

@@ -1,6 +1,7 @@
-"""Read a submission: the image (multipart `image`, JSON `image_base64` or `image_url`), an
-optional mask the same ways (`mask`, `mask_base64`, `mask_url`) and the parameters (form
-fields, JSON fields, then query string), with clear errors."""
+"""Read a submission: the image (multipart `image`, JSON `image_base64` or `image_url`, or
+`from_job`: the result of an earlier job, fetched by the submit path), an optional mask the
+same ways (`mask`, `mask_base64`, `mask_url`) and the parameters (form fields, JSON fields,
+then query string), with clear errors."""
 
 from __future__ import annotations
 
@@ -28,9 +29,12 @@ _DATA_URI = re.compile(r"^data:[\w/+.-]*(;[\w=.-]+)*;base64,", re.IGNORECASE)
 _FORM_OVERHEAD = 64 * 1024
 
 
+FROM_JOB = "from_job"
+
+
 @dataclass
 class Submission:
-    image: bytes
+    image: bytes | None  # None: `params["from_job"]` names the job whose result is the input
     params: dict[str, Any]
     mask: bytes | None = None
 
@@ -48,6 +52,8 @@ async def read_submission(request: Request, settings: Settings) -> Submission:
             "(`image_base64` or `image_url`)."
         )
     params = {**dict(request.query_params), **params}
+    if params.get(FROM_JOB) not in (None, "") and image is not None:
+        raise InvalidParameter("Send an image or from_job, not both.")
     return Submission(image, params, mask)
 
 
@@ -76,7 +82,7 @@ async def _read_form(request: Request, settings: Settings) -> Read:
     finally:
         await form.close()
     if image is None:
-        image = await _image_from_fields(params, settings)
+        image = await _image_from_fields({**request.query_params, **params}, settings)
     if mask is None:
         mask = await _image_from_fields(params, settings, "mask", required=False)
     return image, mask, params
@@ -105,7 +111,7 @@ async def _read_json(request: Request, settings: Settings) -> Read:
         raise InvalidJson(f"Body is not valid JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise InvalidJson("The JSON body must be an object.")
-    image = await _image_from_fields(payload, settings)
+    image = await _image_from_fields({**request.query_params, **payload}, settings)
     mask = await _image_from_fields(payload, settings, "mask", required=False)
     return image, mask, payload
 
@@ -126,9 +132,12 @@ async def _image_from_fields(
             max_redirects=settings.url_max_redirects,
             allow_private=settings.allow_private_urls,
         )
-    if not required:
+    if not required or fields.get(FROM_JOB) not in (None, ""):
         return None
-    raise NoImage("Send an image: multipart field `image`, or JSON `image_base64` or `image_url`.")
+    raise NoImage(
+        "Send an image: multipart field `image`, JSON `image_base64` or `image_url`, or "
+        "`from_job` (a finished job of yours)."
+    )
 
 
 def decode_base64(value: Any, max_bytes: int, field: str = "image_base64") -> bytes:

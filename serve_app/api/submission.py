@@ -19,15 +19,22 @@ from fastapi import Request
 from starlette.responses import Response
 
 from serve_app.api import waiting
-from serve_app.api.inputs import Submission, read_submission
+from serve_app.api.inputs import FROM_JOB, Submission, read_submission
 from serve_app.api.responses import OrjsonResponse
 from serve_app.api.results import file_response, job_response
 from serve_app.billing import credits, idempotency
 from serve_app.billing.accounts import Account
-from serve_app.core.errors import OperationNotAllowed
+from serve_app.core.errors import (
+    JobFailed,
+    JobNotFinished,
+    JobNotFound,
+    NotYourJob,
+    OperationNotAllowed,
+)
 from serve_app.core.keyspace import Blobs
 from serve_app.core.runtime import Runtime
 from serve_app.core.settings import Settings
+from serve_app.core.storage import BlobNotFound
 from serve_app.engine import images, jobs
 from serve_app.engine.jobs import Job, JobStatus, NewJob
 from serve_app.operations import Operation, Plan
@@ -98,6 +105,8 @@ async def submit_read(
     """The rest of the submit once the request is read (a surface that reads its own fields
     comes in here): Idempotency-Key, accept, and up to `wait_s` for the finished job."""
     check_plan(rt, account, op.name)
+    if sent.image is None:
+        sent = await earlier_result(rt, account, sent)
     fingerprint = idempotency.fingerprint(
         request.url.path, sent.params, sent.image + (sent.mask or b"")
     )
@@ -121,6 +130,26 @@ async def submit_read(
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+async def earlier_result(rt: Runtime, account: Account, sent: Submission) -> Submission:
+    """`from_job`: the result of a finished job of the same account is this job's input (erase
+    then upscale is two calls and one upload)."""
+    params = {k: v for k, v in sent.params.items() if k != FROM_JOB}
+    job = await jobs.load(rt, jobs.check_job_id(str(sent.params[FROM_JOB])))
+    if job is None:
+        raise JobNotFound("from_job names no job of yours (or it has expired).")
+    if job.account != account.id:
+        raise NotYourJob("from_job belongs to another account.")
+    if job.status == JobStatus.FAILED:
+        raise JobFailed("from_job failed; it has no result to start from.")
+    if job.status != JobStatus.DONE:
+        raise JobNotFinished(f"from_job is {job.status}; send it again once it is done.")
+    try:
+        data = await rt.blobs.get(job.result_key)
+    except BlobNotFound as exc:
+        raise JobNotFound("The result of from_job has expired.") from exc
+    return Submission(data, params, sent.mask)
 
 
 def _limits(rt: Runtime, op: Operation, style: SubmitStyle) -> tuple[int, int]:

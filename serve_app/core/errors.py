@@ -84,6 +84,9 @@ JOB_ERROR_CODES = {
     "empty_mask": "The clicks selected nothing to change.",
 }
 JobFailed = _error("JobFailed", 409, "job_failed", "The job failed; there is no result.")
+JobNotFinished = _error(
+    "JobNotFinished", 409, "job_not_finished", "That job has no result yet; wait until it is done."
+)
 RateLimitExceeded = _error("RateLimitExceeded", 429, "rate_limit_exceeded", "Too many requests.")
 OperationNotAllowed = _error(
     "OperationNotAllowed", 403, "operation_not_allowed", "Your plan does not include this."
