@@ -72,6 +72,7 @@ EDIT_FIXTURES = {
     "sam-vit-b": "sam",
     "big-lama": "lama",
     "sd-inpainting": "sd_inpaint",
+    "ddcolor-modelscope": "ddcolor",
 }
 
 

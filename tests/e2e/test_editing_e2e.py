@@ -40,7 +40,7 @@ def finished(service, key, response) -> tuple[dict, np.ndarray, np.ndarray | Non
 
 def test_models_list_every_editing_model_loaded(service):
     models = {m["name"]: m for m in httpx.get(f"{service['url']}/v1/models").json()["models"]}
-    for name in ("u2net", "sam-vit-b", "big-lama", "sd-inpainting"):
+    for name in ("u2net", "sam-vit-b", "big-lama", "sd-inpainting", "ddcolor-modelscope"):
         assert models[name]["available"] and models[name]["loaded"], models[name]
 
 
@@ -48,6 +48,17 @@ def test_remove_background_gives_rgba_of_the_same_size(service, key):
     body, rgb, alpha = finished(service, key, post(service, key, "remove-background"))
     assert rgb.shape == PHOTO.shape and alpha is not None and alpha.shape == PHOTO.shape[:2]
     assert body["cost"] == 1
+
+
+def test_colorize_keeps_the_size_and_the_lightness(service, key):
+    import cv2
+
+    body, rgb, _ = finished(service, key, post(service, key, "colorize"))
+    assert rgb.shape == PHOTO.shape and body["cost"] == 1
+    lightness = [
+        cv2.cvtColor(x.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)[..., 0] for x in (rgb, PHOTO)
+    ]
+    assert np.abs(lightness[0] - lightness[1]).max() * 2.55 <= 1.0
 
 
 def test_segment_then_erase_by_click_costs_one_encoder_pass(service, key, handles):

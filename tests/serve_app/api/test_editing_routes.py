@@ -25,6 +25,7 @@ EDIT_MODELS = {
     "sam-vit-b": "segment",
     "big-lama": "erase-object",
     "sd-inpainting": "inpaint",
+    "ddcolor-modelscope": "colorize",
 }
 
 
@@ -91,7 +92,13 @@ async def test_without_weights_each_operation_is_503_and_free(client, rt, operat
 
 @pytest.mark.parametrize(
     ("operation", "cost"),
-    [("remove-background", 1), ("erase-object", 1), ("inpaint", 2), ("enhance", 1)],
+    [
+        ("remove-background", 1),
+        ("erase-object", 1),
+        ("inpaint", 2),
+        ("enhance", 1),
+        ("colorize", 1),
+    ],
 )
 async def test_flat_prices(edit_client, edit_rt, customer, operation, cost):
     account_id, headers = customer

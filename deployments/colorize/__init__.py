@@ -1,0 +1,1 @@
+"""DDColor: the Colorizer deployment (colorize)."""
