@@ -24,6 +24,7 @@ from serve_app.api.responses import OrjsonResponse
 from serve_app.api.routes import (
     account,
     admin,
+    credentials,
     download,
     health,
     models,
@@ -44,7 +45,7 @@ SURFACES: list[Surface] = [
 
 
 def native_routers() -> list[APIRouter]:
-    modules = (health, admin, status, download, account, models, webhook)
+    modules = (health, admin, status, download, account, credentials, models, webhook)
     return [submit.router(operations.all_operations()), *(m.router for m in modules)]
 
 

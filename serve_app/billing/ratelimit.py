@@ -39,18 +39,20 @@ def member(now_ms: int) -> str:
     return f"{now_ms}-{secrets.token_hex(4)}"
 
 
-async def hit(rt: Runtime, subject: str, rate_class: str, limit: int, tier: str) -> RateState:
+async def hit(
+    rt: Runtime, subject: str, rate_class: str, limit: int, tier: str, window_s: int = WINDOW_S
+) -> RateState:
     now_ms = clock.ms(rt.clock())
     allowed, count, oldest = await rt.scripts.ratelimit(
         keys=[rt.keys.rate(subject, rate_class)],
-        args=[now_ms, WINDOW_S * 1000, limit, member(now_ms)],
+        args=[now_ms, window_s * 1000, limit, member(now_ms)],
     )
-    return state(rate_class, tier, limit, now_ms, allowed, count, oldest)
+    return state(rate_class, tier, limit, now_ms, allowed, count, oldest, window_s)
 
 
-def state(rate_class, tier, limit, now_ms, allowed, count, oldest) -> RateState:
+def state(rate_class, tier, limit, now_ms, allowed, count, oldest, window_s=WINDOW_S) -> RateState:
     """A window's state from what the Lua check returned."""
-    reset_ms = int(float(oldest)) + WINDOW_S * 1000
+    reset_ms = int(float(oldest)) + window_s * 1000
     reset_at = math.ceil(reset_ms / 1000)
     retry_after = 0 if allowed else max(1, math.ceil((reset_ms - now_ms) / 1000))
     remaining = max(0, limit - int(count))

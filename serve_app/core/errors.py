@@ -44,6 +44,11 @@ InvalidKeyFormat = _error(
 )
 InvalidKey = _error("InvalidKey", 401, "invalid_key", "Invalid API key or account is locked")
 InvalidAdminToken = _error("InvalidAdminToken", 401, "invalid_admin_token", "Invalid admin token.")
+InvalidClient = _error("InvalidClient", 401, "invalid_client", "No such client_id.")
+InvalidIdToken = _error("InvalidIdToken", 401, "invalid_id_token", "The id_token is not valid.")
+InvalidAccessToken = _error(
+    "InvalidAccessToken", 401, "invalid_access_token", "The access token is missing or expired."
+)
 OutOfCredits = _error("OutOfCredits", 402, "out_of_credits", "Not enough credits.")
 AdminDisabled = _error("AdminDisabled", 403, "admin_disabled", "The admin API has no token.")
 NotYourJob = _error("NotYourJob", 403, "not_your_job", "This job belongs to another account.")

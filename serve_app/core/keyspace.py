@@ -97,6 +97,24 @@ class KeySpace:
     def rate(self, subject: str, rate_class: str) -> str:
         return f"{self.prefix}rl:{subject}:{rate_class}"
 
+    def client(self, client_id: str) -> str:
+        """Client credentials (Perfect's client/auth): the account and its RSA private key."""
+        return f"{self.prefix}client:{client_id}"
+
+    def clients(self, account_id: str) -> str:
+        return f"{self.prefix}clients:{account_id}"
+
+    def client_tokens(self, client_id: str) -> str:
+        """The access tokens (their digests) issued to one client, killed with it."""
+        return f"{self.prefix}client:tokens:{client_id}"
+
+    def id_token(self, digest: str) -> str:
+        """An id_token already exchanged: refused the second time."""
+        return f"{self.prefix}idtoken:{digest}"
+
+    def access_token(self, digest: str) -> str:
+        return f"{self.prefix}access:{digest}"
+
     @property
     def group(self) -> str:
         return "dispatch"

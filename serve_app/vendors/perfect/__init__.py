@@ -1,0 +1,15 @@
+"""Perfect Corp's AI API (its docs: "Perfect AI API (2.0)"), under /s2s/v1.0/: client
+credentials exchanged for a two-hour access token (`client/auth`), the credit balance
+(`client/credit`). Errors: `{"status", "error", "error_code"}` with the HTTP status."""
+
+from serve_app.api.surface import Surface
+from serve_app.vendors.perfect import routes
+
+
+def render_error(error) -> tuple[int, dict]:
+    return error.status, {"status": error.status, "error": error.detail, "error_code": error.code}
+
+
+SURFACE = Surface(
+    name="perfect", prefix="/s2s/", routers=lambda: [routes.router], render_error=render_error
+)
