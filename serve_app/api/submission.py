@@ -101,18 +101,19 @@ async def submit_read(
     sent: Submission,
     style: SubmitStyle,
     wait_s: float,
+    idempotency_key: str | None = None,
 ) -> Response:
     """The rest of the submit once the request is read (a surface that reads its own fields
-    comes in here): Idempotency-Key, accept, and up to `wait_s` for the finished job."""
+    comes in here): Idempotency-Key (or the surface's own key, e.g. Perfect's request_id),
+    accept, and up to `wait_s` for the finished job."""
     check_plan(rt, account, op.name)
     if sent.image is None:
         sent = await earlier_result(rt, account, sent)
     fingerprint = idempotency.fingerprint(
         request.url.path, sent.params, sent.image + (sent.mask or b"")
     )
-    claim = await idempotency.claim(
-        rt, account.id, request.headers.get("idempotency-key"), fingerprint
-    )
+    key = idempotency_key or request.headers.get("idempotency-key")
+    claim = await idempotency.claim(rt, account.id, key, fingerprint)
     if claim is not None and claim.replay is not None:
         body, replayed = claim.replay, True
     else:

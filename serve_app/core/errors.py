@@ -52,6 +52,9 @@ InvalidAccessToken = _error(
 OutOfCredits = _error("OutOfCredits", 402, "out_of_credits", "Not enough credits.")
 AdminDisabled = _error("AdminDisabled", 403, "admin_disabled", "The admin API has no token.")
 NotYourJob = _error("NotYourJob", 403, "not_your_job", "This job belongs to another account.")
+InvalidUploadUrl = _error(
+    "InvalidUploadUrl", 403, "invalid_upload_url", "The upload URL is wrong or has expired."
+)
 NotFound = _error("NotFound", 404, "not_found", "No such route.")
 JobNotFound = _error("JobNotFound", 404, "job_not_found", "job_id is wrong or has expired.")
 AccountNotFound = _error("AccountNotFound", 404, "account_not_found", "No such account.")

@@ -1,22 +1,46 @@
-"""Perfect Corp's client/auth and client/credit, and who a request acts for: the account
+"""Perfect Corp's routes under /s2s/v1.0/: client/auth and client/credit, file/{task} and
+the signed uploads, task/{task} to run and to poll; and who a request acts for: the account
 behind its Bearer access token, within Perfect's rate limits (100 requests per 5 minutes per
 IP, 100 per minute per access token; 429 with Retry-After)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from typing import Any
 
+import orjson
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from serve_app import operations
+from serve_app.api import submission
 from serve_app.api.deps import client_ip, get_runtime
+from serve_app.api.inputs import Submission
+from serve_app.api.responses import OrjsonResponse
+from serve_app.api.results import base_url, polling_interval
+from serve_app.api.routes.status import owned_poll
+from serve_app.api.views import download_url
 from serve_app.billing import accounts, clients, credits, ratelimit
 from serve_app.billing.accounts import Account, AccountMissing
 from serve_app.billing.apikeys import hash_key
-from serve_app.core.errors import InvalidAccessToken
+from serve_app.core.errors import (
+    ImageTooLarge,
+    InvalidAccessToken,
+    InvalidJson,
+    InvalidParameter,
+    InvalidUploadUrl,
+    NoMask,
+    NotFound,
+)
 from serve_app.core.runtime import Runtime
+from serve_app.engine import jobs
+from serve_app.engine.jobs import JobStatus
+from serve_app.vendors.perfect import files, tasks
 
 router = APIRouter(prefix="/s2s/v1.0", tags=["Perfect Corp compatible"])
 PER_IP, PER_IP_WINDOW_S = 100, 300
 PER_TOKEN, PER_TOKEN_WINDOW_S = 100, 60
+DOWNLOAD_TTL_S = 2 * 3600  # "URL to download this result. Valid for 2 hours"
 
 
 async def _limit(rt: Runtime, subject: str, limit: int, window_s: int) -> None:
@@ -69,3 +93,133 @@ async def client_credit(request: Request) -> dict:
     balance = await credits.balance(rt, account.id, account.plan)
     buckets = {k: v for k, v in balance.buckets().items() if k != "total"}
     return {"status": 200, "results": [{"type": k, "amount": v} for k, v in buckets.items()]}
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+def _task(name: str) -> tasks.Task:
+    found = tasks.TASKS.get(name)
+    if found is None:
+        raise NotFound(f"No task {name!r}; these are served: {', '.join(sorted(tasks.TASKS))}.")
+    return found
+
+
+class FileRequest(BaseModel):
+    content_type: str
+    file_name: str
+
+
+class FilesBody(BaseModel):
+    files: list[FileRequest] = Field(min_length=1, max_length=2)
+
+
+async def _declared(request: Request, rt: Runtime, account: Account, task: str, wanted) -> dict:
+    if wanted.content_type not in files.CONTENT_TYPES:
+        raise InvalidParameter(f"content_type must be one of {', '.join(files.CONTENT_TYPES)}.")
+    file_id = await files.declare(rt, account.id, task, wanted.content_type)
+    upload = f"/s2s/v1.0/upload/{file_id}?{files.upload_query(rt, file_id)}"
+    url = base_url(request, rt).rstrip("/") + upload
+    put = {"url": url, "method": "PUT", "headers": {"Content-Type": wanted.content_type}}
+    return {**wanted.model_dump(), "file_id": file_id, "requests": [put]}
+
+
+@router.post("/file/{task}")
+async def create_files(task: str, body: FilesBody, request: Request) -> dict:
+    """A file_id and a signed upload URL (PUT, valid an hour) for each file to come."""
+    rt = get_runtime(request)
+    account = await perfect_account(request, rt)
+    _task(task)
+    declared = [await _declared(request, rt, account, task, wanted) for wanted in body.files]
+    return {"status": 200, "result": {"files": declared}}
+
+
+@router.put("/upload/{file_id}")
+async def upload_file(file_id: str, request: Request) -> Response:
+    """The signed upload URL: the body is the file, checked like any input."""
+    rt = get_runtime(request)
+    query = request.query_params
+    if not files.signed(rt, file_id, query.get("exp"), query.get("sig")):
+        raise InvalidUploadUrl("This upload URL is wrong or has expired; ask file/{task} again.")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > files.MAX_BYTES:
+        raise ImageTooLarge(f"The file is larger than {files.MAX_BYTES} bytes.")
+    await files.receive(rt, file_id, await request.body())
+    return Response(status_code=200)
+
+
+# --- tasks ------------------------------------------------------------------------------------
+
+
+async def _bytes(rt: Runtime, account: Account, file_id: str, what: str) -> bytes:
+    found = await files.find(rt, account.id, file_id)
+    if found.state != "ready":
+        detail = f": {found.detail}" if found.detail else " (upload it to its URL first)"
+        raise InvalidParameter(f"{what} {file_id} is not an uploaded image{detail}.")
+    return await rt.blobs.get(found.blob)
+
+
+async def accepted(request: Request, rt: Runtime, account: Account, native: dict) -> Response:
+    return OrjsonResponse({"status": 200, "result": {"task_id": native["job_id"]}})
+
+
+STYLE = submission.SubmitStyle(
+    limits=lambda settings, op: (files.MAX_BYTES, files.MAX_EDGE),
+    formats=files.FORMATS,
+    map=lambda params: submission.Mapped(
+        {k: v for k, v in params.items() if k != tasks.ACTION}, {tasks.ACTION: params[tasks.ACTION]}
+    ),
+    accepted=accepted,
+)
+
+
+@router.post("/task/{task}")
+async def run_task(task: str, request: Request) -> Response:
+    """Run a task on uploaded files (or earlier results: dst_id). The same file with the
+    same request_id is the same task: answered again, never run or charged twice."""
+    rt = get_runtime(request)
+    account = await perfect_account(request, rt)
+    spec = _task(task)
+    body = tasks.TaskBody.read(await _json(request))
+    sets = body.payload.file_sets
+    if spec.takes_mask and not sets.mask_ids:
+        raise NoMask(f"{task} needs mask_ids: a grayscale mask, white = remove.")
+    image = await _bytes(rt, account, sets.src_ids[0], "src_ids")
+    mask = await _bytes(rt, account, sets.mask_ids[0], "mask_ids") if spec.takes_mask else None
+    name, params = spec.native(body.action.params)
+    params[tasks.ACTION] = body.action.id
+    key = f"perfect:{task}:{sets.src_ids[0]}:{','.join(sets.mask_ids)}:{body.request_id}"
+    sent = Submission(image, params, mask)
+    op = operations.get(name)
+    return await submission.submit_read(request, rt, account, op, sent, STYLE, 0.0, key)
+
+
+async def _json(request: Request) -> Any:
+    try:
+        return orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise InvalidJson(f"Body is not valid JSON: {exc}") from exc
+
+
+@router.get("/task/{task}")
+async def task_status(task: str, request: Request, task_id: str = "") -> dict:
+    """running (with polling_interval in ms, from the queue), success (dst_id and a download
+    URL valid 2 hours per result) or error (Perfect's code)."""
+    rt = get_runtime(request)
+    account = await perfect_account(request, rt)
+    _task(task)
+    found = await owned_poll(request, rt, account, jobs.check_job_id(task_id or "-"))
+    job = found.job
+    seconds = polling_interval(job, found.depth, found.per_job_s, rt.settings.dispatch_concurrency)
+    result: dict[str, Any] = {"polling_interval": seconds * 1000, "status": "running"}
+    if job.status == JobStatus.DONE:
+        done = job.completed_at or rt.clock()
+        expires = int(min(rt.clock() + DOWNLOAD_TTL_S, done + rt.settings.result_ttl_s))
+        url = download_url(job, "download", base_url(request, rt), rt.settings.url_secret, expires)
+        data = [{"dst_id": files.result_id(job.job_id), "url": url}]
+        result.update(
+            status="success", results=[{"id": job.params.get(tasks.ACTION, 0), "data": data}]
+        )
+    elif job.status == JobStatus.FAILED:
+        result.update(status="error", error=tasks.perfect_code(job.error_code))
+    return {"status": 200, "result": result}

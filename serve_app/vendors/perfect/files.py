@@ -1,0 +1,121 @@
+"""Perfect Corp's file store: a file is declared (`file/{task}`), uploaded with a PUT to a
+signed, expiring URL on this server (checked like any input), then named by its file_id in
+a task. A task's result is a file too (`dst_id`), usable as the next task's input with no
+upload. Everything belongs to one account; uploads are kept a day (results as long as the
+job's result: PHOTOSERVE_RESULT_TTL)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from serve_app.core.errors import ImageTooLarge, JobNotFound, NotYourJob
+from serve_app.core.runtime import Runtime
+from serve_app.engine import images, jobs
+from serve_app.engine.jobs import JobStatus
+
+UPLOAD_TTL_S = 24 * 3600
+URL_TTL_S = 3600  # an upload URL is good for an hour
+MAX_BYTES = 10 * 1024 * 1024  # "< 10MB"
+MAX_EDGE = 4096
+FORMATS = ("jpg", "png")
+CONTENT_TYPES = ("image/jpg", "image/jpeg", "image/png")
+RESULT_PREFIX = "dst_"
+
+
+@dataclass(frozen=True)
+class File:
+    file_id: str
+    account: str
+    blob: str  # where its bytes are ("" until uploaded)
+    state: str  # "declared", "ready" or "refused"
+    detail: str = ""
+
+
+def _key(rt: Runtime, file_id: str) -> str:
+    return f"{rt.keys.prefix}pfile:{file_id}"
+
+
+def blob_key(file_id: str) -> str:
+    return f"perfect/{file_id}"
+
+
+async def declare(rt: Runtime, account_id: str, task: str, content_type: str) -> str:
+    file_id = "pf_" + secrets.token_urlsafe(24)
+    fields = {
+        "account": account_id,
+        "task": task,
+        "content_type": content_type,
+        "state": "declared",
+    }
+    async with rt.redis.pipeline(transaction=True) as pipe:
+        pipe.hset(_key(rt, file_id), mapping=fields)
+        pipe.expire(_key(rt, file_id), UPLOAD_TTL_S)
+        await pipe.execute()
+    return file_id
+
+
+def signature(secret: str, file_id: str, expires: int) -> str:
+    message = f"upload:{file_id}.{expires}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def upload_query(rt: Runtime, file_id: str) -> str:
+    expires = int(rt.clock()) + URL_TTL_S
+    return f"exp={expires}&sig={signature(rt.settings.url_secret, file_id, expires)}"
+
+
+def signed(rt: Runtime, file_id: str, expires: str | None, sig: str | None) -> bool:
+    if not expires or not sig or not expires.isdigit() or int(expires) < rt.clock():
+        return False
+    expected = signature(rt.settings.url_secret, file_id, int(expires))
+    return hmac.compare_digest(expected.encode(), sig.encode())
+
+
+async def receive(rt: Runtime, file_id: str, data: bytes) -> File:
+    """An upload: kept when it is an image this task can take, refused (and remembered as
+    refused, so a task naming it says why) otherwise."""
+    record = await rt.redis.hgetall(_key(rt, file_id))
+    if not record:
+        raise JobNotFound("No such file_id (or it has expired).")
+    try:
+        if len(data) > MAX_BYTES:
+            raise ImageTooLarge(f"The file is {len(data)} bytes; the limit is {MAX_BYTES}.")
+        images.inspect(data, MAX_BYTES, MAX_EDGE, FORMATS)
+    except Exception as exc:
+        await rt.redis.hset(_key(rt, file_id), mapping={"state": "refused", "detail": str(exc)})
+        raise
+    await rt.blobs.put(blob_key(file_id), data)
+    await rt.redis.hset(_key(rt, file_id), mapping={"state": "ready", "detail": ""})
+    return File(file_id, record["account"], blob_key(file_id), "ready")
+
+
+async def find(rt: Runtime, account_id: str, file_id: str) -> File:
+    """A file of this account: an upload, or a finished task's result (`dst_...`)."""
+    if file_id.startswith(RESULT_PREFIX):
+        return await _result(rt, account_id, file_id)
+    record = await rt.redis.hgetall(_key(rt, file_id)) if file_id else {}
+    if not record:
+        raise JobNotFound(f"No file {file_id!r} (or it has expired).")
+    if record["account"] != account_id:
+        raise NotYourJob("That file belongs to another account.")
+    blob = blob_key(file_id) if record["state"] == "ready" else ""
+    return File(file_id, record["account"], blob, record["state"], record.get("detail", ""))
+
+
+async def _result(rt: Runtime, account_id: str, file_id: str) -> File:
+    job = await jobs.load(rt, jobs.check_job_id(file_id.removeprefix(RESULT_PREFIX)))
+    if job is None:
+        raise JobNotFound(f"No file {file_id!r} (or it has expired).")
+    if job.account != account_id:
+        raise NotYourJob("That file belongs to another account.")
+    ready = job.status == JobStatus.DONE
+    return File(
+        file_id, job.account, job.result_key if ready else "", "ready" if ready else "declared"
+    )
+
+
+def result_id(job_id: str) -> str:
+    return RESULT_PREFIX + job_id

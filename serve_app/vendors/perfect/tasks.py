@@ -1,0 +1,109 @@
+"""Perfect Corp's tasks in our terms: each slug's operation and parameters, its payload
+(`request_id`, `file_sets`, one action), and its error codes for ours."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from serve_app.core.errors import InvalidParameter
+from serve_app.operations import colorize, enhance, erase_object, remove_background, upscale
+
+ACTION = "action_id"
+# our error code -> Perfect's (its task `error` enum and error_code)
+ERRORS = {
+    "image_too_large": "exceed_max_filesize",
+    "pixel_too_large": "invalid_parameter",
+    "invalid_parameter": "invalid_parameter",
+    "invalid_size": "invalid_parameter",
+    "job_too_large": "invalid_parameter",
+    "corrupt_image": "error_decode_image",
+    "invalid_format": "error_decode_image",
+    "invalid_mask": "error_decode_mask",
+    "mask_size_mismatch": "error_decode_mask",
+    "empty_mask": "error_decode_mask",
+    "no_mask": "error_decode_mask",
+    "url_fetch_failed": "error_download_image",
+    "error_inference": "error_inference",
+    "timeout": "error_inference",
+}
+
+
+def perfect_code(code: str | None) -> str:
+    return ERRORS.get(code or "", "unknown_internal_error")
+
+
+class Action(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: int = Field(ge=0)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class FileSets(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    src_ids: list[str] = Field(min_length=1, max_length=1)
+    mask_ids: list[str] = Field(default_factory=list, max_length=1)
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    file_sets: FileSets
+    actions: list[Action] = Field(min_length=1, max_length=1)
+
+
+class TaskBody(BaseModel):
+    """POST task/{task}: `request_id` (same file + same request_id = the same task, never run
+    or charged twice) and the payload."""
+
+    model_config = ConfigDict(extra="ignore")
+    request_id: int = Field(ge=0)
+    payload: Payload
+
+    @classmethod
+    def read(cls, raw: Any) -> TaskBody:
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InvalidParameter(f"{where}: {first['msg']}") from None
+
+    @property
+    def action(self) -> Action:
+        return self.payload.actions[0]
+
+
+def _output(params: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
+    ext = str(params.get("output_ext", allowed[0])).lower()
+    if ext not in allowed:
+        raise InvalidParameter(f"output_ext must be one of {', '.join(allowed)}; got {ext!r}.")
+    return {"output_format": ext}
+
+
+def _enhance(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    scale = params.get("scale")
+    if scale not in (1, 2, 4):
+        raise InvalidParameter(f"scale must be 1, 2 or 4; got {scale!r}.")
+    out = _output(params, ("jpg", "webp"))
+    if scale == 1:  # a restoration at the input's size (the compact Real-ESRGAN, x4 and back)
+        return enhance.NAME, {**out, "denoise": True, "wb": False, "strength": 0}
+    return upscale.NAME, {**out, "scale": scale}
+
+
+@dataclass(frozen=True)
+class Task:
+    native: Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]
+    takes_mask: bool = False
+
+
+TASKS = {
+    "object-removal": Task(
+        lambda p: (erase_object.NAME, _output(p, ("jpg", "webp"))), takes_mask=True
+    ),
+    "background-removal": Task(lambda p: (remove_background.NAME, _output(p, ("png", "webp")))),
+    "enhance": Task(_enhance),
+    "colorize": Task(lambda p: (colorize.NAME, _output(p, ("jpg", "webp")))),
+}

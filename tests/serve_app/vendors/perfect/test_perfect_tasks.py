@@ -1,0 +1,184 @@
+"""Perfect Corp's file store and tasks, by a client written from its docs: declare a file,
+PUT it to the signed URL, run a task, poll it, download the result, chain its dst_id into the
+next task; request_id replay, tampered and expired upload URLs, tenant isolation, errors in
+Perfect's codes. The networks are the real Real-ESRGAN from the wheel (enhance, upscale)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+from loadtest.photos import encode, photo
+from serve_app.billing import accounts, credits
+from serve_app.engine import images, jobs
+from tests.helpers.backends import LocalEnhanceBackend, LocalUpscaleBackend
+from tests.helpers.dispatch import dispatching
+
+S2S = "/s2s/v1.0"
+PHOTO = encode(photo("chelsea")[:96, :128], "JPEG", quality=90)  # 128 x 96
+
+
+class Perfect:
+    """A Perfect Corp client as its documentation describes one."""
+
+    def __init__(self, http, rt):
+        self.http, self.rt, self.bearer = http, rt, {}
+
+    async def login(self, api_key: str) -> None:
+        made = await self.http.post("/v1/client-credentials", headers={"x-key": api_key})
+        client_id, secret = made.json()["client_id"], made.json()["client_secret"]
+        public = load_der_public_key(base64.b64decode(secret))
+        stamp = int(self.rt.clock() * 1000)
+        sealed = public.encrypt(
+            f"client_id={client_id}&timestamp={stamp}".encode(), padding.PKCS1v15()
+        )
+        body = {"client_id": client_id, "id_token": base64.b64encode(sealed).decode()}
+        token = (await self.http.post(f"{S2S}/client/auth", json=body)).json()["result"][
+            "access_token"
+        ]
+        self.bearer = {"Authorization": f"Bearer {token}"}
+
+    async def declare(self, task: str, count: int = 1) -> list[dict]:
+        files = [{"content_type": "image/jpeg", "file_name": f"f{i}.jpg"} for i in range(count)]
+        response = await self.http.post(
+            f"{S2S}/file/{task}", headers=self.bearer, json={"files": files}
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["result"]["files"]
+
+    async def upload(self, task: str, data: bytes = PHOTO) -> str:
+        (declared,) = await self.declare(task)
+        (put,) = declared["requests"]
+        response = await self.http.request(
+            put["method"], put["url"], headers=put["headers"], content=data
+        )
+        assert response.status_code == 200, response.text
+        return declared["file_id"]
+
+    async def run(self, task: str, src: str, request_id: int = 0, **params):
+        payload = {"file_sets": {"src_ids": [src]}, "actions": [{"id": 0, "params": params}]}
+        return await self.http.post(
+            f"{S2S}/task/{task}",
+            headers=self.bearer,
+            json={"request_id": request_id, "payload": payload},
+        )
+
+    async def wait(self, task: str, task_id: str) -> dict:
+        for _ in range(600):
+            body = (
+                await self.http.get(
+                    f"{S2S}/task/{task}", headers=self.bearer, params={"task_id": task_id}
+                )
+            ).json()
+            result = body["result"]
+            if result["status"] != "running":
+                return result
+            assert result["polling_interval"] >= 1000
+            await asyncio.sleep(0.05)
+        raise AssertionError("the task kept running")
+
+
+@pytest.fixture
+async def perfect(client, rt, account):
+    caller = Perfect(client, rt)
+    await caller.login(account[1])
+    return caller
+
+
+@pytest.fixture(scope="module")
+def backends(weights_dir):
+    upscaler = LocalUpscaleBackend(weights_dir, tile=128)
+    return {"upscale": upscaler, "enhance": LocalEnhanceBackend(upscaler)}
+
+
+async def test_upload_run_poll_download_and_chain(perfect, rt, account, backends):
+    async with dispatching(rt, backends, "perfect-flow"):
+        src = await perfect.upload("enhance")
+        first = await perfect.run("enhance", src, scale=2)
+        assert first.status_code == 200, first.text
+        done = await perfect.wait("enhance", first.json()["result"]["task_id"])
+        assert done["status"] == "success", done
+        ((result,),) = [r["data"] for r in done["results"]]
+        assert done["results"][0]["id"] == 0 and result["dst_id"].startswith("dst_")
+        downloaded = await perfect.http.get(result["url"])  # signed: no token needed
+        assert images.decode(downloaded.content).rgb.shape == (192, 256, 3)
+        # the result is the next task's input, with no upload
+        second = await perfect.run("enhance", result["dst_id"], scale=1, output_ext="webp")
+        chained = await perfect.wait("enhance", second.json()["result"]["task_id"])
+    assert chained["status"] == "success", chained
+    job = await jobs.load(rt, second.json()["result"]["task_id"])
+    assert (job.operation, job.input_width, job.input_height) == ("enhance", 256, 192)
+    assert (await credits.balance(rt, account[0], "enterprise")).total == 100 - 1 - 1
+
+
+async def test_the_same_file_and_request_id_is_the_same_task(perfect, rt, account):
+    src = await perfect.upload("colorize")  # no dispatcher: the task stays queued
+    first = (await perfect.run("enhance", src, request_id=0, scale=2)).json()["result"]["task_id"]
+    again = await perfect.run("enhance", src, request_id=0, scale=2)
+    assert again.json()["result"]["task_id"] == first
+    assert again.headers.get("idempotent-replayed") == "true"
+    other = (await perfect.run("enhance", src, request_id=1, scale=2)).json()["result"]["task_id"]
+    assert other != first
+    held = (await credits.balance(rt, account[0], "enterprise")).held
+    assert held == 2  # two tasks, not three
+
+
+async def test_upload_urls_are_signed_and_expire(perfect, rt):
+    (declared,) = await perfect.declare("enhance")
+    url = declared["requests"][0]["url"]
+    tampered = url.replace(declared["file_id"], declared["file_id"][:-1] + "x")
+    assert (await perfect.http.put(tampered, content=PHOTO)).json()[
+        "error_code"
+    ] == "invalid_upload_url"
+    bad_sig = url[:-4] + "0000"
+    assert (await perfect.http.put(bad_sig, content=PHOTO)).status_code == 403
+    later = rt.clock() + 3601
+    rt.clock = lambda: later
+    assert (await perfect.http.put(url, content=PHOTO)).status_code == 403
+
+
+async def test_bad_uploads_and_unknown_files_are_refused_in_perfects_codes(perfect):
+    (declared,) = await perfect.declare("enhance")
+    put = declared["requests"][0]
+    broken = await perfect.http.put(put["url"], content=b"\xff\xd8\xff" + b"\0" * 50)
+    assert broken.status_code == 400 and broken.json()["error_code"] == "error_decode_image"
+    refused = await perfect.run("enhance", declared["file_id"], scale=2)
+    assert refused.status_code == 400 and "not an uploaded image" in refused.json()["error"]
+    never = (await perfect.declare("enhance"))[0]["file_id"]
+    assert (await perfect.run("enhance", never, scale=2)).status_code == 400
+    gone = await perfect.run("enhance", "pf_nothing", scale=2)
+    assert gone.status_code == 404
+    src = await perfect.upload("enhance")
+    for params in ({"scale": 3}, {"scale": 2, "output_ext": "gif"}, {}):
+        bad = await perfect.run("enhance", src, **params)
+        assert bad.status_code == 400 and bad.json()["error_code"] == "invalid_parameter", params
+    nonsense = await perfect.http.post(
+        f"{S2S}/task/enhance", headers=perfect.bearer, json={"payload": {}}
+    )
+    assert nonsense.json()["error_code"] == "invalid_parameter"
+    unknown = await perfect.http.post(
+        f"{S2S}/file/hair-style", headers=perfect.bearer, json={"files": []}
+    )
+    assert unknown.status_code in (400, 404)
+    mask_missing = await perfect.run("object-removal", src)
+    assert mask_missing.json()["error_code"] == "error_decode_mask"
+
+
+async def test_files_tasks_and_results_belong_to_one_account(perfect, client, rt, backends):
+    src = await perfect.upload("enhance")
+    task_id = (await perfect.run("enhance", src, scale=2)).json()["result"]["task_id"]
+    _, other_key = await accounts.create(rt, 10, "enterprise")
+    stranger = Perfect(client, rt)
+    await stranger.login(other_key)
+    assert (await stranger.run("enhance", src, scale=2)).status_code == 403
+    peek = await client.get(
+        f"{S2S}/task/enhance", headers=stranger.bearer, params={"task_id": task_id}
+    )
+    assert peek.status_code == 403
+    async with dispatching(rt, backends, "perfect-tenants"):
+        await perfect.wait("enhance", task_id)
+    assert (await stranger.run("enhance", "dst_" + task_id, scale=2)).status_code == 403
