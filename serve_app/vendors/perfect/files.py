@@ -1,8 +1,8 @@
 """Perfect Corp's file store: a file is declared (`file/{task}`), uploaded with a PUT to a
 signed, expiring URL on this server (checked like any input), then named by its file_id in
 a task. A task's result is a file too (`dst_id`), usable as the next task's input with no
-upload. Everything belongs to one account; uploads are kept a day (results as long as the
-job's result: PHOTOSERVE_RESULT_TTL)."""
+upload. Everything belongs to one account; uploads are kept a day, with the other inputs,
+and results as long as any job's (PHOTOSERVE_RESULT_TTL)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass
 
 from serve_app.core.errors import ImageTooLarge, JobNotFound, NotYourJob
+from serve_app.core.keyspace import Blobs
 from serve_app.core.runtime import Runtime
 from serve_app.engine import images, jobs
 from serve_app.engine.jobs import JobStatus
@@ -39,7 +40,9 @@ def _key(rt: Runtime, file_id: str) -> str:
 
 
 def blob_key(file_id: str) -> str:
-    return f"perfect/{file_id}"
+    """Among the inputs: the retention sweep deletes it with them (PHOTOSERVE_INPUT_TTL_S,
+    a day)."""
+    return f"{Blobs.INPUTS}/perfect-{file_id}"
 
 
 async def declare(rt: Runtime, account_id: str, task: str, content_type: str) -> str:

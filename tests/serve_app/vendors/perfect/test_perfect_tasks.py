@@ -182,3 +182,15 @@ async def test_files_tasks_and_results_belong_to_one_account(perfect, client, rt
     async with dispatching(rt, backends, "perfect-tenants"):
         await perfect.wait("enhance", task_id)
     assert (await stranger.run("enhance", "dst_" + task_id, scale=2)).status_code == 403
+
+
+async def test_uploads_are_swept_with_the_inputs_after_a_day(perfect, rt):
+    from serve_app.engine import maintenance
+    from serve_app.vendors.perfect import files
+
+    src = await perfect.upload("enhance")
+    assert await rt.blobs.stat(files.blob_key(src)) is not None
+    later = rt.clock() + rt.settings.input_ttl_s + 60
+    rt.clock = lambda: later
+    swept = await maintenance.sweep_blobs(rt)
+    assert swept["inputs"] >= 1 and await rt.blobs.stat(files.blob_key(src)) is None
