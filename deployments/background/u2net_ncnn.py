@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from deployments.common import ncnn_net
 from deployments.common.device import DeviceConfig
 
 MAGIC = 7767517
@@ -233,18 +234,7 @@ class NcnnU2Net:
 
     @classmethod
     def load(cls, param: Path, weights: Path, device: DeviceConfig) -> NcnnU2Net:
-        import ncnn
-
-        net = ncnn.Net()
-        net.opt.use_vulkan_compute = False
-        net.opt.num_threads = device.threads
-        # fp32 throughout: the mattes PyTorch gives
-        net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
-        pools = ncnn.UnlockedPoolAllocator(), ncnn.PoolAllocator()
-        net.opt.blob_allocator, net.opt.workspace_allocator = pools
-        if net.load_param(str(param)) != 0 or net.load_model(str(weights)) != 0:
-            raise ValueError("ncnn could not load the U²-Net graph")
-        return cls(net, pools)
+        return cls(*ncnn_net.load(param, weights, device.threads))
 
     @classmethod
     def from_module(cls, module: Any, size: int, device: DeviceConfig) -> NcnnU2Net:

@@ -26,7 +26,8 @@ CAST_FREE, CAST_RAMP = 0.08, 0.08
 THUMB_EDGE = 256
 
 
-def _small(rgb: np.ndarray) -> np.ndarray:
+def thumbnail(rgb: np.ndarray) -> np.ndarray:
+    """At most THUMB_EDGE px on the long side (area-averaged): where statistics are taken."""
     scale = THUMB_EDGE / max(rgb.shape[:2])
     if scale >= 1:
         return rgb
@@ -40,7 +41,7 @@ def illuminant(rgb: np.ndarray) -> np.ndarray:
     (each channel's Minkowski mean, p = 6). Alone, each takes a warm scene for warm light
     (coffee, no cast: gray world 0.65, shades of gray 0.19); a real cast moves both the same
     way, so per channel the smaller of the two when their signs agree, else nothing."""
-    pixels = _small(rgb).reshape(-1, 3).astype(np.float64) + 1.0
+    pixels = thumbnail(rgb).reshape(-1, 3).astype(np.float64) + 1.0
     patch = np.log(np.percentile(pixels, 99, axis=0))
     shades = np.log(np.mean(pixels**6, axis=0)) / 6
     patch, shades = patch - patch.mean(), shades - shades.mean()
@@ -82,7 +83,7 @@ def white_balance(rgb: np.ndarray, strength: float = 1.0) -> np.ndarray:
     if amount <= 0:
         return rgb
     gains = np.exp(-amount * cast)
-    means = _small(rgb).reshape(-1, 3).astype(np.float64).mean(0)
+    means = thumbnail(rgb).reshape(-1, 3).astype(np.float64).mean(0)
     gains *= means.sum() / max(float((means * gains).sum()), 1e-6)
     gains /= max(1.0, float(gains.max()) / highlight_room(rgb))
     return _to_uint8(rgb.astype(np.float32) * gains.astype(np.float32))

@@ -13,7 +13,6 @@ import numpy as np
 from deployments.common import adjust
 from deployments.common.lazy import cv2
 
-THUMB_EDGE = 256
 TARGET_LUMA = 0.46  # mean luminance of a well-exposed photo, 0..1
 MAX_STOPS = 1.0
 # mean chroma (max - min channel, 0..1) below which colours look washed out; real photos in
@@ -23,14 +22,6 @@ MAX_SATURATION_GAIN = 1.3
 # luminance 1..99th percentile span below which a photo looks flat: soft light is not flat
 # (chelsea 0.60, rocket 0.68; astronaut at half contrast 0.49)
 MIN_RANGE = 0.55
-
-
-def thumbnail(rgb: np.ndarray) -> np.ndarray:
-    scale = THUMB_EDGE / max(rgb.shape[:2])
-    if scale >= 1:
-        return rgb
-    size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
 def exposure_stops(rgb: np.ndarray) -> float:
@@ -58,7 +49,7 @@ def saturation_gain(rgb: np.ndarray) -> float:
 
 def analyse(rgb: np.ndarray, strength: float = 1.0, wb: bool = True, color: float = 0.0):
     """The adjustments this photo needs, scaled by `strength`; `color` -10 cool .. +10 warm."""
-    thumb = thumbnail(rgb)
+    thumb = adjust.thumbnail(rgb)
     balance = strength if wb and adjust.cast_strength(thumb) > adjust.CAST_FREE else 0.0
     if balance:
         thumb = adjust.white_balance(thumb, balance)

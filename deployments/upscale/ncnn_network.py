@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deployments.common import ncnn_net
 from deployments.common.device import DeviceConfig
 
 
@@ -29,19 +30,7 @@ class NcnnNetwork:
 
     @classmethod
     def load(cls, param: Path, weights: Path, scale: int, device: DeviceConfig) -> NcnnNetwork:
-        import ncnn
-
-        net = ncnn.Net()
-        net.opt.use_vulkan_compute = False
-        net.opt.num_threads = device.threads
-        # fp32 arithmetic: identical results to the PyTorch path
-        net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
-        # pools of our own: ncnn's default ones are never emptied (a tile's ~1 GB of blobs
-        # stayed for good); these are, once the replica is idle
-        pools = ncnn.UnlockedPoolAllocator(), ncnn.PoolAllocator()
-        net.opt.blob_allocator, net.opt.workspace_allocator = pools
-        if net.load_param(str(param)) != 0 or net.load_model(str(weights)) != 0:
-            raise ValueError(f"ncnn could not load {param.name}")
+        net, pools = ncnn_net.load(param, weights, device.threads)
         return cls(net, scale, device.threads, pools)
 
     def run(self, tiles: list[np.ndarray]) -> list[np.ndarray]:

@@ -99,18 +99,24 @@ async def _read_upload(upload: Any, field: str, settings: Settings) -> bytes | N
     return data
 
 
-async def _read_json(request: Request, settings: Settings) -> Read:
-    body = await request.body()
-    if not body.strip():
-        raise NoImage(
-            "Send an image: multipart field `image`, or JSON `image_base64` or `image_url`."
-        )
+def json_object(body: bytes) -> dict[str, Any]:
+    """A JSON body that must be an object, or invalid_json."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidJson(f"Body is not valid JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise InvalidJson("The JSON body must be an object.")
+    return payload
+
+
+async def _read_json(request: Request, settings: Settings) -> Read:
+    body = await request.body()
+    if not body.strip():
+        raise NoImage(
+            "Send an image: multipart field `image`, or JSON `image_base64` or `image_url`."
+        )
+    payload = json_object(body)
     image = await _image_from_fields({**request.query_params, **payload}, settings)
     mask = await _image_from_fields(payload, settings, "mask", required=False)
     return image, mask, payload

@@ -14,7 +14,7 @@ import pkgutil
 from serve_app.core.settings import get_settings
 from serve_app.engine.backends import ResultKind
 from serve_app.operations._operation import Given, Operation, Plan, Price
-from serve_app.operations._params import Output, Params, boolean, integer, number
+from serve_app.operations._params import Output, Params, boolean, integer, number, validated
 
 __all__ = [
     "Given",
@@ -32,6 +32,7 @@ __all__ = [
     "names",
     "number",
     "register",
+    "validated",
 ]
 
 _registry: dict[str, Operation] = {}

@@ -44,12 +44,18 @@ class Params(BaseModel):
 
     @classmethod
     def read(cls, raw: dict[str, Any]) -> Self:
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise InvalidParameter(f"{where}: {first['msg']}") from None
+        return validated(cls, raw)
+
+
+def validated(model: type[BaseModel], raw: Any) -> Any:
+    """`model` read from `raw`, or the catalog's invalid_parameter naming the first field
+    that is wrong (never pydantic's own error)."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InvalidParameter(f"{where}: {first['msg']}") from None
 
 
 def _reader(read, *args):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
@@ -15,7 +14,7 @@ from starlette.responses import Response
 from serve_app import operations
 from serve_app.api import submission
 from serve_app.api.deps import client_ip, get_runtime
-from serve_app.api.inputs import Submission
+from serve_app.api.inputs import Submission, json_object
 from serve_app.api.responses import OrjsonResponse
 from serve_app.api.results import base_url, polling_interval
 from serve_app.api.routes.status import owned_poll
@@ -26,7 +25,6 @@ from serve_app.billing.apikeys import hash_key
 from serve_app.core.errors import (
     ImageTooLarge,
     InvalidAccessToken,
-    InvalidJson,
     InvalidParameter,
     InvalidUploadUrl,
     NoMask,
@@ -180,7 +178,7 @@ async def run_task(task: str, request: Request) -> Response:
     rt = get_runtime(request)
     account = await perfect_account(request, rt)
     spec = _task(task)
-    body = tasks.TaskBody.read(await _json(request))
+    body = tasks.TaskBody.read(json_object(await request.body()))
     sets = body.payload.file_sets
     if spec.takes_mask and not sets.mask_ids:
         raise NoMask(f"{task} needs mask_ids: a grayscale mask, white = remove.")
@@ -192,13 +190,6 @@ async def run_task(task: str, request: Request) -> Response:
     sent = Submission(image, params, mask)
     op = operations.get(name)
     return await submission.submit_read(request, rt, account, op, sent, STYLE, 0.0, key)
-
-
-async def _json(request: Request) -> Any:
-    try:
-        return orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise InvalidJson(f"Body is not valid JSON: {exc}") from exc
 
 
 @router.get("/task/{task}")

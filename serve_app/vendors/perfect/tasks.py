@@ -7,10 +7,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from serve_app.core.errors import InvalidParameter
-from serve_app.operations import colorize, enhance, erase_object, remove_background, upscale
+from serve_app.operations import (
+    colorize,
+    enhance,
+    erase_object,
+    remove_background,
+    upscale,
+    validated,
+)
 
 ACTION = "action_id"
 # our error code -> Perfect's (its task `error` enum and error_code)
@@ -64,12 +71,7 @@ class TaskBody(BaseModel):
 
     @classmethod
     def read(cls, raw: Any) -> TaskBody:
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise InvalidParameter(f"{where}: {first['msg']}") from None
+        return validated(cls, raw)
 
     @property
     def action(self) -> Action:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
-from serve_app.api.inputs import Submission
-from serve_app.core.errors import ImageTooLarge, InvalidJson, InvalidParameter, NoImage
+from serve_app.api.inputs import Submission, json_object
+from serve_app.core.errors import ImageTooLarge, InvalidParameter, NoImage
 from serve_app.core.fetch import fetch_image
 from serve_app.core.settings import Settings
 from serve_app.vendors.picwish.mapping import MAX_BYTES
@@ -60,12 +59,7 @@ async def _json(request: Request) -> tuple[None, dict[str, Any]]:
     body = await request.body()
     if not body.strip():
         raise NoImage(NEITHER)
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidJson(f"Body is not valid JSON: {exc}") from exc
-    if not isinstance(payload, dict):
-        raise InvalidJson("The JSON body must be an object.")
+    payload = json_object(body)
     if payload.get("image_file"):
         raise InvalidParameter("image_file must be sent as a multipart file.")
     return None, {k: v for k, v in payload.items() if k != "image_file"}

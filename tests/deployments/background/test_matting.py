@@ -109,13 +109,7 @@ def test_folding_batchnorm_keeps_the_mattes():
 
     from deployments.background import u2net
 
-    torch.manual_seed(1)
-    plain = u2net.U2NET(3, 1).eval()
-    for layer in plain.modules():
-        if isinstance(layer, torch.nn.BatchNorm2d):
-            layer.running_mean.uniform_(-0.5, 0.5)
-            layer.running_var.uniform_(0.5, 2.0)
-            layer.weight.data.uniform_(0.5, 1.5)
+    plain = trained_looking(1, fold=False)
     x = torch.rand(1, 3, 64, 64)
     with torch.inference_mode():
         expected = plain(x)[0]
@@ -125,8 +119,9 @@ def test_folding_batchnorm_keeps_the_mattes():
     assert torch.allclose(got, expected, atol=1e-4)
 
 
-def trained_looking(seed: int):
-    """A random U²-Net with BatchNorm statistics far from the identity, folded as load does."""
+def trained_looking(seed: int, fold: bool = True):
+    """A random U²-Net with BatchNorm statistics far from the identity, folded as load does
+    (unless `fold` is False)."""
     import torch
 
     from deployments.background import u2net
@@ -138,7 +133,7 @@ def trained_looking(seed: int):
             layer.running_mean.uniform_(-0.5, 0.5)
             layer.running_var.uniform_(0.5, 2.0)
             layer.weight.data.uniform_(0.5, 1.5)
-    return u2net.fuse_batchnorm(module)
+    return u2net.fuse_batchnorm(module) if fold else module
 
 
 @pytest.mark.parametrize("size", [320, 100])  # 100: pooling rounds up, 13 -> 7 -> 4 -> 2
