@@ -109,3 +109,6 @@ TASKS = {
     "enhance": Task(_enhance),
     "colorize": Task(lambda p: (colorize.NAME, _output(p, ("jpg", "webp")))),
 }
+# the names public Perfect clients use for these tasks besides the documented slugs (README)
+ALIASES = {"obj-removal": "object-removal"}
+TASKS.update({alias: TASKS[name] for alias, name in ALIASES.items()})

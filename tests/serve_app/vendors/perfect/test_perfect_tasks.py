@@ -194,3 +194,9 @@ async def test_uploads_are_swept_with_the_inputs_after_a_day(perfect, rt):
     rt.clock = lambda: later
     swept = await maintenance.sweep_blobs(rt)
     assert swept["inputs"] >= 1 and await rt.blobs.stat(files.blob_key(src)) is None
+
+
+async def test_the_alias_names_the_same_task(perfect):
+    src = await perfect.upload("obj-removal")
+    missing_mask = await perfect.run("obj-removal", src)
+    assert missing_mask.json()["error_code"] == "error_decode_mask"  # object-removal's rule
