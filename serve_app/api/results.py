@@ -66,7 +66,7 @@ async def file_response(
     if stat is None:
         raise JobNotFound("The result has expired.")
     etag = f'"{stat.size:x}-{int(stat.modified * 1e6):x}"'
-    kept_until = (job.completed_at or rt.clock()) + rt.settings.result_ttl_s
+    kept_until = (job.completed_at or rt.clock()) + rt.settings.result_ttl_for(job.params)
     max_age = max(0, int(kept_until - rt.clock()))
     headers = {"ETag": etag, "Cache-Control": f"private, max-age={max_age}"}
     if request.headers.get("if-none-match") == etag:

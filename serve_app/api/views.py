@@ -65,7 +65,7 @@ def url_expiry(job: Job, settings: Settings, now: float) -> int:
     the result's own retention."""
     completed = job.completed_at or now
     wanted = -(-(now + settings.signed_url_ttl_s) // 3600) * 3600
-    return int(min(wanted, completed + settings.result_ttl_s))
+    return int(min(wanted, completed + settings.result_ttl_for(job.params)))
 
 
 def public_job(job: Job, base_url: str, settings: Settings, now: float) -> dict[str, Any]:

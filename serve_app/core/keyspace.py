@@ -121,10 +121,12 @@ class KeySpace:
 
 
 class Blobs:
-    """Blob store keys of a job's images. Retention sweeps `INPUTS` and `RESULTS` by age."""
+    """Blob store keys of a job's images. Retention sweeps `INPUTS`, `RESULTS` and `KEPT` (the
+    results of jobs kept longer) by age."""
 
     INPUTS = "inputs"
     RESULTS = "results"
+    KEPT = "kept"
 
     @staticmethod
     def input(job_id: str, fmt: str) -> str:
@@ -136,8 +138,8 @@ class Blobs:
         return f"inputs/{job_id}.mask.png"
 
     @staticmethod
-    def result(job_id: str, fmt: str) -> str:
-        return f"results/{job_id}.{fmt}"
+    def result(job_id: str, fmt: str, kept: bool = False) -> str:
+        return f"{Blobs.KEPT if kept else Blobs.RESULTS}/{job_id}.{fmt}"
 
     @staticmethod
     def face(job_id: str, index: int) -> str:

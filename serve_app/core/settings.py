@@ -14,6 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"
 
 
+RETENTION, LONG = "retention", "long"  # a job param: its result is kept long_result_ttl_s
+
+
 def _env(name: str) -> AliasChoices:
     return AliasChoices(f"PHOTOSERVE_{name}", name)
 
@@ -59,6 +62,9 @@ class Settings(BaseSettings):
     job_memory_mb: int | None = None
     input_ttl_s: int = 24 * 3600
     result_ttl_s: int = Field(7 * 24 * 3600, validation_alias=_env("RESULT_TTL"))
+    # results of jobs whose surface promises more (Perfect Corp: 30 days; job param
+    # `retention: long`), and their job records with them
+    long_result_ttl_s: int = Field(30 * 24 * 3600, validation_alias=_env("LONG_RESULT_TTL"))
     signed_url_ttl_s: int = 24 * 3600
     max_wait_s: float = 60.0
     url_fetch_timeout_s: float = 10.0
@@ -91,6 +97,13 @@ class Settings(BaseSettings):
     def job_ttl_s(self) -> int:
         # a job record outlives its result a little, so "expired" is reported precisely
         return self.result_ttl_s + 3600
+
+    def result_ttl_for(self, params: dict[str, Any]) -> int:
+        """How long a job with these params keeps its result."""
+        return self.long_result_ttl_s if params.get(RETENTION) == LONG else self.result_ttl_s
+
+    def job_ttl_for(self, params: dict[str, Any]) -> int:
+        return self.result_ttl_for(params) + 3600
 
     @property
     def blobs(self) -> Path:

@@ -15,6 +15,7 @@ from typing import Any
 from serve_app.core import logs, metrics
 from serve_app.core.keyspace import Blobs
 from serve_app.core.runtime import Runtime
+from serve_app.core.settings import LONG, RETENTION
 from serve_app.core.storage import BlobNotFound
 from serve_app.engine import images, jobs, masks
 from serve_app.engine.backends import Backend, JobFailure, Lane, is_retryable
@@ -83,7 +84,7 @@ class Executor:
         fmt = params.get("output_format", "png")
         quality = int(params.get("quality") or images.DEFAULT_QUALITY)
         data = await asyncio.to_thread(images.encode, rgb, alpha, fmt, quality)
-        key = Blobs.result(job.job_id, fmt)
+        key = Blobs.result(job.job_id, fmt, params.get(RETENTION) == LONG)
         faces = await self._store_faces(job.job_id, final.get("faces") or [])
         await self.rt.blobs.put(key, data)  # the result exists before the job says done
         return {

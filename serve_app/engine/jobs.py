@@ -184,7 +184,7 @@ async def submit(
             job.account_id,
             job.job_id,
             job.cost,
-            rt.settings.job_ttl_s,
+            rt.settings.job_ttl_for(job.params),
             clock.ms(now),
             day,
             free_quota,

@@ -19,6 +19,7 @@ async def sweep_blobs(rt: Runtime) -> dict[str, int]:
     return {
         "inputs": await rt.blobs.expire(Blobs.INPUTS, now - rt.settings.input_ttl_s),
         "results": await rt.blobs.expire(Blobs.RESULTS, now - rt.settings.result_ttl_s),
+        "kept": await rt.blobs.expire(Blobs.KEPT, now - rt.settings.long_result_ttl_s),
     }
 
 

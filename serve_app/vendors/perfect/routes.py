@@ -31,6 +31,7 @@ from serve_app.core.errors import (
     NotFound,
 )
 from serve_app.core.runtime import Runtime
+from serve_app.core.settings import LONG, RETENTION
 from serve_app.engine import jobs
 from serve_app.engine.jobs import JobStatus
 from serve_app.vendors.perfect import files, tasks
@@ -164,8 +165,10 @@ async def accepted(request: Request, rt: Runtime, account: Account, native: dict
 STYLE = submission.SubmitStyle(
     limits=lambda settings, op: (files.MAX_BYTES, files.MAX_EDGE),
     formats=files.FORMATS,
+    # Perfect keeps results 30 days (PHOTOSERVE_LONG_RESULT_TTL): the job and its result too
     map=lambda params: submission.Mapped(
-        {k: v for k, v in params.items() if k != tasks.ACTION}, {tasks.ACTION: params[tasks.ACTION]}
+        {k: v for k, v in params.items() if k != tasks.ACTION},
+        {tasks.ACTION: params[tasks.ACTION], RETENTION: LONG},
     ),
     accepted=accepted,
 )
@@ -205,7 +208,8 @@ async def task_status(task: str, request: Request, task_id: str = "") -> dict:
     result: dict[str, Any] = {"polling_interval": seconds * 1000, "status": "running"}
     if job.status == JobStatus.DONE:
         done = job.completed_at or rt.clock()
-        expires = int(min(rt.clock() + DOWNLOAD_TTL_S, done + rt.settings.result_ttl_s))
+        kept = rt.settings.result_ttl_for(job.params)
+        expires = int(min(rt.clock() + DOWNLOAD_TTL_S, done + kept))
         url = download_url(job, "download", base_url(request, rt), rt.settings.url_secret, expires)
         data = [{"dst_id": files.result_id(job.job_id), "url": url}]
         result.update(

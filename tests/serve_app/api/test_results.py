@@ -125,7 +125,7 @@ async def test_retention_deletes_old_blobs_and_expired_jobs_are_404(client, auth
     for key in (stored.input_key, stored.result_key):
         os.utime(rt.blobs.path(key), (old, old))
     removed = await maintenance.sweep_blobs(rt)
-    assert removed == {"inputs": 1, "results": 1}
+    assert removed == {"inputs": 1, "results": 1, "kept": 0}
     assert_error(
         await client.get(f"/v1/jobs/{job['job_id']}/download", headers=auth), 404, "job_not_found"
     )

@@ -200,3 +200,22 @@ async def test_the_alias_names_the_same_task(perfect):
     src = await perfect.upload("obj-removal")
     missing_mask = await perfect.run("obj-removal", src)
     assert missing_mask.json()["error_code"] == "error_decode_mask"  # object-removal's rule
+
+
+async def test_results_are_kept_30_days_and_their_tasks_with_them(perfect, rt, backends):
+    from serve_app.engine import maintenance
+
+    async with dispatching(rt, backends, "perfect-kept"):
+        src = await perfect.upload("enhance")
+        task_id = (await perfect.run("enhance", src, scale=2)).json()["result"]["task_id"]
+        assert (await perfect.wait("enhance", task_id))["status"] == "success"
+    job = await jobs.load(rt, task_id)
+    assert job.result_key.startswith("kept/") and job.params["retention"] == "long"
+    thirty_days = rt.settings.long_result_ttl_s
+    assert thirty_days == 30 * 24 * 3600
+    assert await rt.redis.ttl(rt.keys.job(task_id)) > rt.settings.result_ttl_s + 3600
+    start = rt.clock()
+    for days, kept in ((8, True), (31, False)):  # past the 7 days of other results, then 30
+        rt.clock = lambda days=days: start + days * 24 * 3600
+        await maintenance.sweep_blobs(rt)
+        assert (await rt.blobs.stat(job.result_key) is not None) == kept, days
