@@ -86,13 +86,23 @@ def test_segment_then_erase_by_click_costs_one_encoder_pass(service, key, handle
 def test_erase_with_a_mask_leaves_the_rest_of_the_photo_alone(service, key):
     mask = np.zeros(PHOTO.shape[:2], np.uint8)
     mask[40:70, 60:100] = 255
-    _, erased, _ = finished(
+    body, erased, _ = finished(
         service, key, post(service, key, "erase-object", files={"mask": ("m.png", encode(mask))})
     )
     far = np.ones_like(mask, bool)
     far[40 - 16 : 70 + 16, 60 - 16 : 100 + 16] = False
     assert np.array_equal(erased[far], PHOTO[far])
     assert not np.array_equal(erased[40:70, 60:100], PHOTO[40:70, 60:100])
+    # erase -> upscale: two calls, one upload (the erased result is the upscale's input)
+    chained = httpx.post(
+        f"{service['url']}/v1/upscale",
+        headers={"x-key": key},
+        json={"from_job": body["job_id"], "scale": 2},
+        timeout=120,
+    )
+    assert chained.status_code == 202, chained.text
+    upscaled = poll(service, key, chained.json()["job_id"])
+    assert upscaled["status"] == "done" and (upscaled["width"], upscaled["height"]) == (320, 240)
 
 
 def test_inpaint_reports_its_seed_and_is_reproducible(service, key):
