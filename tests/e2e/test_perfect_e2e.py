@@ -51,6 +51,8 @@ def test_perfect_object_removal_then_colorize_through_serve(service, key):
             json={"client_id": made["client_id"], "id_token": id_token},
         )
         bearer = {"Authorization": f"Bearer {auth.json()['result']['access_token']}"}
+        credit = http.get(f"{url}/s2s/v1.0/client/credit", headers=bearer)
+        assert credit.status_code == 200 and sum(r["amount"] for r in credit.json()["results"]) > 0
         wanted = [{"content_type": "image/png", "file_name": n} for n in ("photo.png", "mask.png")]
         declared = http.post(
             f"{url}/s2s/v1.0/file/object-removal", headers=bearer, json={"files": wanted}

@@ -31,3 +31,14 @@ def test_picwish_sync_restoration_through_serve(service, key, handles):
     events = list(direct.upscale.remote(image, "realesr-animevideov3", 451, 300))
     assert np.array_equal(result, events[-1]["image"])  # the Upscaler's x1, unchanged
     assert np.abs(result.astype(int) - image).mean() > 1  # and not the input handed back
+    created = httpx.post(
+        f"{service['url']}/api/tasks/visual/scale",
+        headers={"X-API-KEY": key},
+        files=files,
+        timeout=60,
+    )
+    task_id = created.json()["data"]["task_id"]
+    polled = httpx.get(
+        f"{service['url']}/api/tasks/visual/scale/{task_id}", headers={"X-API-KEY": key}
+    )
+    assert polled.status_code == 200 and polled.json()["data"]["task_id"] == task_id

@@ -129,6 +129,19 @@ async def test_tokens_last_two_hours_and_no_secret_is_kept_in_the_clear(client, 
     assert len(access) == 1 and 7190 <= await rt.redis.ttl(access[0]) <= 7200
 
 
+async def test_an_expired_token_is_refused(client, rt, credentials):
+    import asyncio
+
+    client_id, secret = credentials
+    token = (await token_for(client, rt, client_id, secret)).json()["result"]["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert (await client.get(CREDIT, headers=bearer)).status_code == 200
+    async for key in rt.redis.scan_iter(f"{rt.keys.prefix}access:*"):
+        await rt.redis.pexpire(key, 200)  # its two hours, shortened: what Redis does at the end
+    await asyncio.sleep(0.3)
+    assert_perfect_error(await client.get(CREDIT, headers=bearer), 401, "invalid_access_token")
+
+
 async def test_missing_or_wrong_bearer(client):
     assert_perfect_error(await client.get(CREDIT), 401, "invalid_access_token")
     wrong = {"Authorization": "Bearer pat_nope"}
