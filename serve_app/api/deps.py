@@ -33,17 +33,8 @@ def api_key_from(request: Request) -> str | None:
     return request.headers.get("x-api-key") or request.headers.get("x-key") or None
 
 
-TRUSTED_PROXIES = ("127.0.0.1", "::1")  # HAProxy in front of the ingress, on the same host
-
-
 def client_ip(request: Request) -> str:
-    """The caller's address: the peer's, or behind a proxy on this host the last address in
-    X-Forwarded-For (the one the proxy appended: a client can only prepend to it)."""
-    peer = request.client.host if request.client else "unknown"
-    forwarded = request.headers.get("x-forwarded-for", "")
-    if peer in TRUSTED_PROXIES and forwarded.strip():
-        return forwarded.split(",")[-1].strip() or peer
-    return peer
+    return request.client.host if request.client else "unknown"
 
 
 async def _auth_failed(request: Request, rt: Runtime) -> None:

@@ -1,17 +1,13 @@
 """A Ray worker setup hook for the laptop profile: HAProxy's stats page and Prometheus
 exporter, which Serve binds on every interface with no authentication, listen on loopback
 only (the HTTP front end follows `http_options.host` already). Ray's own ports require its
-cluster token; these two do not. And the front end appends the client's address to
-X-Forwarded-For: without it every request reached the ingress from HAProxy's own address, and
-per-IP limits counted all clients as one (api/deps.py `client_ip`)."""
+cluster token; these two do not."""
 
 from __future__ import annotations
 
-FRONTEND = "bind {{ config.frontend_host }}:{{ config.frontend_port }}"
 _BINDS = {
     "bind :{{ config.metrics_port }}": "bind 127.0.0.1:{{ config.metrics_port }}",
     "bind *:{{ config.stats_port }}": "bind 127.0.0.1:{{ config.stats_port }}",
-    FRONTEND: FRONTEND + "\n    option forwardfor",
 }
 
 
@@ -22,8 +18,7 @@ def setup() -> None:
 
     text = templates.HAPROXY_CONFIG_TEMPLATE
     for wide, local in _BINDS.items():
-        if local not in text:  # once, whoever runs the hook again
-            text = text.replace(wide, local)
+        text = text.replace(wide, local)
     templates.HAPROXY_CONFIG_TEMPLATE = text
     manager = sys.modules.get("ray.serve._private.haproxy")
     if manager is not None:  # imported before this hook ran: it holds its own copy

@@ -50,9 +50,3 @@ def test_haproxy_side_listeners_bind_loopback():
     assert "bind 127.0.0.1:{{ config.stats_port }}" in binds
     assert "bind 127.0.0.1:{{ config.metrics_port }}" in binds
     assert not [b for b in binds if b.startswith(("bind *", "bind :"))]
-    # the HTTP front end tells the ingress who the client is, once even if run twice
-    loopback.setup()
-    text = haproxy_templates.HAPROXY_CONFIG_TEMPLATE
-    front = text[text.index("frontend http_frontend") :]
-    assert front.split("\n")[2].strip() == "option forwardfor"
-    assert text.count("option forwardfor") == 1
