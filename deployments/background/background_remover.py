@@ -22,6 +22,7 @@ from deployments.common.batching import Batcher, BatchSettings
 from deployments.common.memory import gives_memory_back
 from deployments.common.replica import ModelReplica
 from serve_app.core.catalog import ModelSpec
+from serve_app.core.settings import get_settings
 
 log = logging.getLogger("photoserve.background_remover")
 OPERATION = "remove-background"
@@ -41,7 +42,8 @@ class BackgroundRemover(ModelReplica):
     def load(self, spec: ModelSpec, path: Path) -> Any:
         from deployments.background import network as u2net
 
-        network = u2net.load(path, self.device, matting.SIZE)
+        cache = get_settings().data_dir.resolve() / "cache"
+        network = u2net.load(path, self.device, matting.SIZE, cache=cache)
         # the first call pays for kernel selection and allocator growth: not a customer
         matting.predict(network, np.zeros((1, 3, matting.SIZE, matting.SIZE), np.float32))
         return network

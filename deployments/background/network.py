@@ -17,15 +17,21 @@ def backend_for(device: DeviceConfig) -> str:
     return "ncnn" if device.kind == "cpu" and importlib.util.find_spec("ncnn") else "torch"
 
 
-def load(path: Path, device: DeviceConfig, size: int = 320, backend: str | None = None) -> Any:
+def load(
+    path: Path,
+    device: DeviceConfig,
+    size: int = 320,
+    backend: str | None = None,
+    cache: Path | None = None,
+) -> Any:
     """The official `u2net.pth` on `backend` (by default the faster one for `device`), for
-    size x size inputs."""
+    size x size inputs; ncnn's converted graph kept in `cache` when given."""
     if not path.is_file():
         raise FileNotFoundError(str(path))
     if (backend or backend_for(device)) == "ncnn":
         from deployments.background.u2net_ncnn import NcnnU2Net
 
-        return NcnnU2Net.convert(path, size, device)
+        return NcnnU2Net.convert(path, size, device, cache)
     from deployments.background import u2net
 
     return u2net.load(path, device)

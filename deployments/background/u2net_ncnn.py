@@ -4,16 +4,18 @@ Why: at 320x320 on these AVX2 cores (2 threads) PyTorch/oneDNN runs U²-Net in 0
 Runtime (what rembg uses) in 0.57 s, ncnn in 0.38 s - its Winograd 3x3 kernels, as for
 Real-ESRGAN (deployments/upscale/ncnn_network.py). The ncnn graph is written here from the
 loaded PyTorch module (BatchNorm already folded into the convolutions), at load, in a child
-process (so the replica never imports torch: ~480 MB less), into a temporary folder: no
-converter package and no file next to the weights, the official `u2net.pth` stays the only
-file. The input is always 320x320, so every shape is known while writing. Same mattes as
-PyTorch to ~1e-5 (tests/deployments/background).
+process (so the replica never imports torch: ~480 MB less), into the data dir's cache (a
+replica starting again reuses it): no converter package, and the official `u2net.pth` stays
+the only weights file. The input is always 320x320, so every shape is known while writing.
+Same mattes as PyTorch to ~1e-5 (tests/deployments/background).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -208,6 +210,48 @@ def save(module: Any, size: int, folder: Path) -> tuple[Path, Path]:
     return param, weights
 
 
+GRAPH_VERSION = 1  # bump when write() changes: cached graphs of another version are not used
+CACHE_KEEP = 2  # converted weights files kept per cache folder (the newest)
+
+
+def _child(path: Path, folder: Path, size: int) -> None:
+    command = [sys.executable, "-m", __name__, str(path), str(folder), str(size)]
+    done = subprocess.run(command, capture_output=True, text=True, env=_child_env())
+    if done.returncode != 0:
+        raise RuntimeError(f"{path.name}: {_exception(done.stderr, done.returncode)}")
+
+
+def _cache_name(path: Path, size: int) -> str:
+    """Names the weights file as it is now (a new file, or the same one rewritten, is
+    converted again)."""
+    stat = path.resolve().stat()
+    identity = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{size}|{GRAPH_VERSION}"
+    return "u2net-" + hashlib.sha256(identity.encode()).hexdigest()[:20]
+
+
+def _cached(path: Path, size: int, cache: Path) -> Path:
+    """The folder holding the converted graph, written first if it is not there (into a
+    temporary folder renamed into place: replicas starting together never read half a
+    file); older conversions beyond CACHE_KEEP are removed."""
+    folder = cache / _cache_name(path, size)
+    if not all(f.is_file() for f in _files(folder)):
+        cache.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".u2net-", dir=cache))
+        try:
+            _child(path, staging, size)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        try:
+            os.replace(staging, folder)
+        except OSError:  # another replica put it in place first
+            shutil.rmtree(staging, ignore_errors=True)
+    older = sorted(cache.glob("u2net-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in [p for p in older if p != folder][CACHE_KEEP - 1 :]:
+        shutil.rmtree(stale, ignore_errors=True)
+    return folder
+
+
 def _exception(stderr: str, status: int) -> str:
     """The child's exception, message lines included, without its traceback."""
     lines = stderr.strip().splitlines()
@@ -243,15 +287,18 @@ class NcnnU2Net:
             return cls.load(*save(module, size, Path(folder)), device)
 
     @classmethod
-    def convert(cls, path: Path, size: int, device: DeviceConfig) -> NcnnU2Net:
-        """From the official file, converted in a child process: reading a torch file needs
-        torch, and a replica that imported it would carry ~480 MB more for good."""
-        with tempfile.TemporaryDirectory(prefix="u2net-ncnn-") as folder:
-            command = [sys.executable, "-m", __name__, str(path), folder, str(size)]
-            done = subprocess.run(command, capture_output=True, text=True, env=_child_env())
-            if done.returncode != 0:
-                raise RuntimeError(f"{path.name}: {_exception(done.stderr, done.returncode)}")
-            return cls.load(*_files(Path(folder)), device)
+    def convert(
+        cls, path: Path, size: int, device: DeviceConfig, cache: Path | None = None
+    ) -> NcnnU2Net:
+        """From the official file, converted in a child process (reading a torch file needs
+        torch, and a replica that imported it would carry ~480 MB more for good), once per
+        weights file when `cache` is given: a replica starting again loads the graph it
+        wrote before (~4 s less)."""
+        if cache is None:
+            with tempfile.TemporaryDirectory(prefix="u2net-ncnn-") as folder:
+                _child(path, Path(folder), size)
+                return cls.load(*_files(Path(folder)), device)
+        return cls.load(*_files(_cached(path, size, cache)), device)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Nx3xSxS float32 -> NxSxS float32, the fused matte through its sigmoid."""

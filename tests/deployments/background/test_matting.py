@@ -188,6 +188,30 @@ def test_the_runtime_is_ncnn_on_cpu_and_pytorch_on_gpu(u2net_file):
     assert isinstance(network.load(u2net_file, CPU, backend="torch"), u2net.TorchU2Net)
 
 
+def test_the_ncnn_graph_is_converted_once_per_weights_file(u2net_file, tmp_path, monkeypatch):
+    """A replica starting again reuses the graph it wrote; a changed file is converted
+    again, and only the newest conversions are kept."""
+    import shutil
+
+    from deployments.background import u2net_ncnn
+
+    runs = []
+    child = u2net_ncnn._child
+    monkeypatch.setattr(u2net_ncnn, "_child", lambda *args: runs.append(args) or child(*args))
+    cache = tmp_path / "cache"
+    first = network.load(u2net_file, CPU, cache=cache)
+    again = network.load(u2net_file, CPU, cache=cache)
+    assert len(runs) == 1
+    batch = np.stack([matting.preprocess(photo("coffee", 128))])
+    np.testing.assert_array_equal(first(batch), again(batch))
+    for copy in range(3):  # other weights files: converted, the oldest conversions dropped
+        other = tmp_path / f"u2net-{copy}.pth"
+        shutil.copy(u2net_file, other)
+        network.load(other, CPU, cache=cache)
+    assert len(runs) == 4 and len(list(cache.glob("u2net-*"))) == u2net_ncnn.CACHE_KEEP
+    assert not list(cache.glob(".u2net-*"))  # no staging folder left behind
+
+
 def test_another_network_is_refused(tmp_path):
     import torch
 
@@ -366,6 +390,7 @@ def models_env(tmp_path, monkeypatch):
     models = tmp_path / "models.yaml"
     monkeypatch.setenv("PHOTOSERVE_MODELS", str(models))
     monkeypatch.setenv("PHOTOSERVE_WEIGHTS_DIR", str(weights))
+    monkeypatch.setenv("PHOTOSERVE_DATA_DIR", str(tmp_path / "data"))
 
     def write(file: str) -> None:
         models.write_text(
