@@ -59,12 +59,13 @@ def _has_extras(job: Job) -> bool:
     return op is not None and op.result is ResultKind.IMAGES
 
 
-def url_expiry(job: Job, settings: Settings, now: float) -> int:
+def url_expiry(job: Job, settings: Settings, now: float, ttl_s: int | None = None) -> int:
     """When a result URL handed out now stops working: the signed-URL lifetime, rounded up to
-    the hour (so the URL, and caches keyed on it, stay the same for a while), but never past
-    the result's own retention."""
+    the hour (so the URL, and caches keyed on it, stay the same for a while), or exactly
+    `ttl_s` from now where a vendor promises that; never past the result's own retention."""
     completed = job.completed_at or now
-    wanted = -(-(now + settings.signed_url_ttl_s) // 3600) * 3600
+    hourly = -(-(now + settings.signed_url_ttl_s) // 3600) * 3600
+    wanted = hourly if ttl_s is None else now + ttl_s
     return int(min(wanted, completed + settings.result_ttl_for(job.params)))
 
 

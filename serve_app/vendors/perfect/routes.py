@@ -18,7 +18,7 @@ from serve_app.api.inputs import Submission, json_object
 from serve_app.api.responses import OrjsonResponse
 from serve_app.api.results import base_url, polling_interval
 from serve_app.api.routes.status import owned_poll
-from serve_app.api.views import download_url
+from serve_app.api.views import download_url, url_expiry
 from serve_app.billing import accounts, clients, credits, ratelimit
 from serve_app.billing.accounts import Account, AccountMissing
 from serve_app.billing.apikeys import hash_key
@@ -207,9 +207,7 @@ async def task_status(task: str, request: Request, task_id: str = "") -> dict:
     seconds = polling_interval(job, found.depth, found.per_job_s, rt.settings.dispatch_concurrency)
     result: dict[str, Any] = {"polling_interval": seconds * 1000, "status": "running"}
     if job.status == JobStatus.DONE:
-        done = job.completed_at or rt.clock()
-        kept = rt.settings.result_ttl_for(job.params)
-        expires = int(min(rt.clock() + DOWNLOAD_TTL_S, done + kept))
+        expires = url_expiry(job, rt.settings, rt.clock(), DOWNLOAD_TTL_S)
         url = download_url(job, "download", base_url(request, rt), rt.settings.url_secret, expires)
         data = [{"dst_id": files.result_id(job.job_id), "url": url}]
         result.update(

@@ -90,8 +90,8 @@ def _enhance(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if scale not in (1, 2, 4):
         raise InvalidParameter(f"scale must be 1, 2 or 4; got {scale!r}.")
     out = _output(params, ("jpg", "webp"))
-    if scale == 1:  # a restoration at the input's size (the compact Real-ESRGAN, x4 and back)
-        return enhance.NAME, {**out, "denoise": True, "wb": False, "strength": 0}
+    if scale == 1:
+        return enhance.NAME, {**out, **enhance.RESTORE}
     return upscale.NAME, {**out, "scale": scale}
 
 

@@ -65,7 +65,7 @@ def native(task: ScaleTask, info: ImageInfo) -> tuple[str, dict[str, Any]]:
     if task.type == "face":
         return restore_face.NAME, {**out, "scale": scale}
     if scale == 1:
-        return enhance.NAME, {**out, "denoise": True, "wb": False, "strength": 0}
+        return enhance.NAME, {**out, **enhance.RESTORE}
     return upscale.NAME, {**out, "scale": scale}
 
 

@@ -16,7 +16,7 @@ from serve_app.api.inputs import Submission
 from serve_app.api.responses import OrjsonResponse
 from serve_app.api.results import base_url, file_response
 from serve_app.api.routes.status import owned_poll
-from serve_app.api.views import download_url
+from serve_app.api.views import download_url, url_expiry
 from serve_app.billing.accounts import Account
 from serve_app.core.errors import MissingKey
 from serve_app.core.runtime import Runtime
@@ -44,8 +44,7 @@ def _seconds(moment: float | None) -> int | None:
 async def _image(request: Request, rt: Runtime, job: Job) -> str:
     if job.params.get(mapping.RETURN) == mapping.BASE64:
         return base64.b64encode(await rt.blobs.get(job.result_key)).decode()
-    done = job.completed_at or rt.clock()
-    expires = int(min(rt.clock() + mapping.URL_TTL_S, done + rt.settings.result_ttl_s))
+    expires = url_expiry(job, rt.settings, rt.clock(), mapping.URL_TTL_S)
     return download_url(job, "download", base_url(request, rt), rt.settings.url_secret, expires)
 
 
