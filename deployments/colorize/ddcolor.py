@@ -35,7 +35,7 @@ def load(path: Path, device: DeviceConfig) -> Any:
     SIZE x SIZE inputs, in float32 on CPU and bfloat16 on CUDA (not float16: spandrel marks
     DDColor as not half-safe)."""
     import torch
-    from spandrel_extra_arches.architectures.DDColor import DDColor, DDColorArch
+    from spandrel_extra_arches.architectures.DDColor import DDColorArch
 
     from deployments.common.device import apply_torch
 
@@ -43,11 +43,12 @@ def load(path: Path, device: DeviceConfig) -> Any:
     state, architecture = _state(path), DDColorArch()
     if not architecture.detect(state):
         raise ValueError(f"{path.name} is not a DDColor checkpoint")
-    detected = architecture.load(dict(state)).model
-    if detected.num_output_channels != 2:
+    model = architecture.load(dict(state)).model
+    if model.num_output_channels != 2:
         raise ValueError(f"{path.name}: a DDColor that predicts a, b (2 channels) is needed")
-    model = DDColor(**{**detected.hyperparameters, "input_size": (SIZE, SIZE)})
-    model.load_state_dict(detected.state_dict(), strict=True)
+    # spandrel builds it for 256 px; its layers do not depend on the size (a copy built for
+    # 512 gives the same output to the bit), so it is not built a second time, only told
+    model.input_size = (SIZE, SIZE)
     dtype = torch.bfloat16 if device.kind == "cuda" else torch.float32
     return model.eval().to(device.torch_device, dtype=dtype)
 

@@ -43,8 +43,18 @@ def colour_of(model, image: np.ndarray) -> np.ndarray:
 
 
 def test_the_checkpoint_loads_for_512_px_inputs(model):
+    """Built once (spandrel builds for 256 px): the same colours as a copy built for 512."""
+    import torch
+    from spandrel_extra_arches.architectures.DDColor import DDColor
+
     assert model.input_size == (512, 512) and model.num_output_channels == 2
-    assert ddcolor.preprocess(photo("coffee", 100)).shape == (3, 512, 512)
+    batch = ddcolor.preprocess(photo("coffee", 100))[None]
+    assert batch.shape == (1, 3, 512, 512)
+    built_for_512 = DDColor(**{**model.hyperparameters, "input_size": (512, 512)}).eval()
+    built_for_512.load_state_dict(model.state_dict())
+    with torch.inference_mode():
+        expected = built_for_512(torch.from_numpy(batch)).numpy()
+    np.testing.assert_array_equal(ddcolor.predict(model, batch, CPU), expected)
 
 
 def test_another_network_is_refused(tmp_path):
