@@ -12,7 +12,6 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 import uvicorn
 
@@ -22,6 +21,7 @@ from serve_app.core.settings import CONFIGS, Settings
 from serve_app.core.storage import S3BlobStore
 from serve_app.ingress import create_app
 from serve_app.process.embedded_redis import EmbeddedRedis, free_port
+from tests.helpers.http import app_client
 from tests.helpers.runtime import make_settings
 
 
@@ -107,9 +107,23 @@ async def rt(settings):
 
 @pytest.fixture
 async def client(rt):
-    app = create_app(rt)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with app_client(rt) as http:
+        yield http
+
+
+@pytest.fixture
+async def face_rt(redis_server, tmp_path, weights_dir, user_models):
+    """A runtime whose catalog has the GFPGAN fixture (face restoration available)."""
+    runtime = Runtime.create(
+        make_settings(redis_server, tmp_path, weights_dir, user_models_file=user_models)
+    )
+    yield runtime
+    await runtime.close()
+
+
+@pytest.fixture
+async def face_client(face_rt):
+    async with app_client(face_rt) as http:
         yield http
 
 

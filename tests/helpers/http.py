@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 
@@ -18,3 +20,13 @@ def assert_error(response: httpx.Response, status: int, code: str):
     assert body["ok"] is False and body["error"] == code
     assert isinstance(body["detail"], str) and body["detail"]
     return body
+
+
+@asynccontextmanager
+async def app_client(rt, **transport) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the whole app, in this process (`transport`: e.g. client=(ip, port))."""
+    from serve_app.ingress import create_app
+
+    asgi = httpx.ASGITransport(app=create_app(rt), raise_app_exceptions=False, **transport)
+    async with httpx.AsyncClient(transport=asgi, base_url="http://testserver") as http:
+        yield http

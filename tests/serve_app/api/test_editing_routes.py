@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 
-import httpx
 import numpy as np
 import pytest
 
@@ -14,10 +13,9 @@ from serve_app.billing import accounts, ledger
 from serve_app.core.runtime import Runtime
 from serve_app.engine import images, jobs
 from serve_app.engine.dispatcher import Dispatcher
-from serve_app.ingress import create_app
 from tests.helpers.backends import LocalEnhanceBackend, LocalUpscaleBackend
 from tests.helpers.dispatch import lanes
-from tests.helpers.http import assert_error
+from tests.helpers.http import app_client, assert_error
 from tests.helpers.runtime import make_settings, money, wait_for
 
 EDIT_MODELS = {
@@ -55,8 +53,7 @@ async def edit_rt(redis_server, tmp_path, weights_dir, placeholder_models):
 
 @pytest.fixture
 async def edit_client(edit_rt):
-    transport = httpx.ASGITransport(app=create_app(edit_rt), raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with app_client(edit_rt) as http:
         yield http
 
 

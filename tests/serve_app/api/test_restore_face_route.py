@@ -3,40 +3,21 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from loadtest.photos import encode, photo
 from serve_app.billing import accounts
-from serve_app.core.runtime import Runtime
 from serve_app.engine import images
 from serve_app.engine.dispatcher import Dispatcher
-from serve_app.ingress import create_app
 from tests.helpers.backends import LocalFaceBackend, LocalUpscaleBackend
 from tests.helpers.dispatch import lanes
 from tests.helpers.http import assert_error
-from tests.helpers.runtime import make_settings, money, wait_for
+from tests.helpers.runtime import money, wait_for
 
 
 @pytest.fixture(scope="module")
 def face_backend(weights_dir, gfpgan_fixture):
     return LocalFaceBackend(gfpgan_fixture, LocalUpscaleBackend(weights_dir))
-
-
-@pytest.fixture
-async def face_rt(redis_server, tmp_path, weights_dir, user_models):
-    rt = Runtime.create(
-        make_settings(redis_server, tmp_path, weights_dir, user_models_file=user_models)
-    )
-    yield rt
-    await rt.close()
-
-
-@pytest.fixture
-async def face_client(face_rt):
-    transport = httpx.ASGITransport(app=create_app(face_rt), raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        yield http
 
 
 async def test_restore_face_job_with_crops(face_rt, face_client, face_backend):

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import base64
 
-import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from serve_app.billing import accounts, credits
-from serve_app.ingress import create_app
+from tests.helpers.http import app_client
 
 AUTH = "/s2s/v1.0/client/auth"
 CREDIT = "/s2s/v1.0/client/credit"
@@ -148,9 +147,8 @@ async def test_missing_or_wrong_bearer(client):
     assert_perfect_error(await client.get(CREDIT, headers=wrong), 401, "invalid_access_token")
 
 
-def from_ip(rt, ip: str) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=create_app(rt), client=(ip, 40000))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+def from_ip(rt, ip: str):
+    return app_client(rt, client=(ip, 40000))
 
 
 async def test_100_per_minute_per_token_and_100_per_5_minutes_per_ip(rt, credentials):

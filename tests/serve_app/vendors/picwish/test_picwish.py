@@ -7,39 +7,29 @@ import asyncio
 import base64
 import io
 
-import httpx
 import pytest
 from PIL import Image
 
 from loadtest.photos import encode, photo
 from serve_app.billing import accounts, credits
-from serve_app.core.runtime import Runtime
 from serve_app.engine import jobs
 from serve_app.engine.images import ImageInfo
-from serve_app.ingress import create_app
 from serve_app.vendors.picwish import mapping
 from tests.helpers.backends import LocalEnhanceBackend, LocalFaceBackend, LocalUpscaleBackend
 from tests.helpers.dispatch import dispatching
-from tests.helpers.runtime import make_settings
 
 CHELSEA = encode(photo("chelsea"), "JPEG", quality=90)  # 451 x 300: auto x4
 TASKS = "/api/tasks/visual/scale"
 
 
 @pytest.fixture
-async def rt(redis_server, tmp_path, weights_dir, user_models):
-    runtime = Runtime.create(
-        make_settings(redis_server, tmp_path, weights_dir, user_models_file=user_models)
-    )
-    yield runtime
-    await runtime.close()
+def rt(face_rt):  # face restoration available: type=face
+    return face_rt
 
 
 @pytest.fixture
-async def http(rt):
-    transport = httpx.ASGITransport(app=create_app(rt), raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
+def http(face_client):
+    return face_client
 
 
 @pytest.fixture

@@ -9,20 +9,18 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
 import numpy as np
 import pytest
 
 from loadtest.photos import encode, photo
 from serve_app.billing import accounts, credits
-from serve_app.core.runtime import Runtime
 from serve_app.engine import jobs
 from serve_app.engine.dispatcher import Dispatcher
-from serve_app.ingress import create_app, webhook_styles
+from serve_app.ingress import webhook_styles
 from serve_app.webhooks.delivery import WebhookWorker
 from tests.helpers.dispatch import lanes
 from tests.helpers.http import assert_error
-from tests.helpers.runtime import make_settings, wait_for
+from tests.helpers.runtime import wait_for
 
 JPEG = encode(photo("astronaut", 256), "JPEG", quality=90)
 NOISE_PNG = encode(np.random.default_rng(0).integers(0, 255, (800, 800, 3), np.uint8))  # > 1 MB
@@ -33,19 +31,13 @@ def b64(data: bytes) -> str:
 
 
 @pytest.fixture
-async def pnd_rt(redis_server, tmp_path, weights_dir, user_models):
-    rt = Runtime.create(
-        make_settings(redis_server, tmp_path, weights_dir, user_models_file=user_models)
-    )
-    yield rt
-    await rt.close()
+def pnd_rt(face_rt):
+    return face_rt
 
 
 @pytest.fixture
-async def pnd(pnd_rt):
-    transport = httpx.ASGITransport(app=create_app(pnd_rt), raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        yield http
+def pnd(face_client):
+    return face_client
 
 
 @pytest.fixture
