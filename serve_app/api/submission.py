@@ -137,20 +137,26 @@ async def earlier_result(rt: Runtime, account: Account, sent: Submission) -> Sub
     """`from_job`: the result of a finished job of the same account is this job's input (erase
     then upscale is two calls and one upload)."""
     params = {k: v for k, v in sent.params.items() if k != FROM_JOB}
-    job = await jobs.load(rt, jobs.check_job_id(str(sent.params[FROM_JOB])))
-    if job is None:
-        raise JobNotFound("from_job names no job of yours (or it has expired).")
-    if job.account != account.id:
-        raise NotYourJob("from_job belongs to another account.")
-    if job.status == JobStatus.FAILED:
-        raise JobFailed("from_job failed; it has no result to start from.")
-    if job.status != JobStatus.DONE:
-        raise JobNotFinished(f"from_job is {job.status}; send it again once it is done.")
-    try:
-        data = await rt.blobs.get(job.result_key)
-    except BlobNotFound as exc:
-        raise JobNotFound("The result of from_job has expired.") from exc
+    data = await result_of(rt, account, str(sent.params[FROM_JOB]), "from_job")
     return Submission(data, params, sent.mask)
+
+
+async def result_of(rt: Runtime, account: Account, job_id: str, what: str) -> bytes:
+    """The result of a finished job of this account, as the next job's input (`what` names
+    where the id came from, for the errors)."""
+    job = await jobs.load(rt, jobs.check_job_id(job_id))
+    if job is None:
+        raise JobNotFound(f"{what} names no job of yours (or it has expired).")
+    if job.account != account.id:
+        raise NotYourJob(f"{what} belongs to another account.")
+    if job.status == JobStatus.FAILED:
+        raise JobFailed(f"{what} failed; it has no result to start from.")
+    if job.status != JobStatus.DONE:
+        raise JobNotFinished(f"{what} is {job.status}; send it again once it is done.")
+    try:
+        return await rt.blobs.get(job.result_key)
+    except BlobNotFound as exc:
+        raise JobNotFound(f"The result of {what} has expired.") from exc
 
 
 def _limits(rt: Runtime, op: Operation, style: SubmitStyle) -> tuple[int, int]:

@@ -1,8 +1,9 @@
 """Perfect Corp's file store: a file is declared (`file/{task}`), uploaded with a PUT to a
 signed, expiring URL on this server (checked like any input), then named by its file_id in
-a task. A task's result is a file too (`dst_id`), usable as the next task's input with no
-upload. Everything belongs to one account; uploads are kept a day, with the other inputs,
-and results as long as any job's (PHOTOSERVE_RESULT_TTL)."""
+a task. A task's result is a file too (`dst_id`: the job's result, read as native `from_job`
+reads it), usable as the next task's input with no upload. Everything belongs to one
+account; uploads are kept a day, with the other inputs, results 30 days
+(PHOTOSERVE_LONG_RESULT_TTL)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ from serve_app.api import signing
 from serve_app.core.errors import ImageTooLarge, JobNotFound, NotYourJob
 from serve_app.core.keyspace import Blobs
 from serve_app.core.runtime import Runtime
-from serve_app.engine import images, jobs
-from serve_app.engine.jobs import JobStatus
+from serve_app.engine import images
 
 UPLOAD_TTL_S = 24 * 3600
 URL_TTL_S = 3600  # an upload URL is good for an hour
@@ -91,10 +91,13 @@ async def receive(rt: Runtime, file_id: str, data: bytes) -> File:
     return File(file_id, record["account"], blob_key(file_id), "ready")
 
 
+def task_of(file_id: str) -> str | None:
+    """The task whose result a `dst_...` file id names (None for an upload)."""
+    return file_id.removeprefix(RESULT_PREFIX) if file_id.startswith(RESULT_PREFIX) else None
+
+
 async def find(rt: Runtime, account_id: str, file_id: str) -> File:
-    """A file of this account: an upload, or a finished task's result (`dst_...`)."""
-    if file_id.startswith(RESULT_PREFIX):
-        return await _result(rt, account_id, file_id)
+    """An uploaded file of this account."""
     record = await rt.redis.hgetall(_key(rt, file_id)) if file_id else {}
     if not record:
         raise JobNotFound(f"No file {file_id!r} (or it has expired).")
@@ -102,18 +105,6 @@ async def find(rt: Runtime, account_id: str, file_id: str) -> File:
         raise NotYourJob("That file belongs to another account.")
     blob = blob_key(file_id) if record["state"] == "ready" else ""
     return File(file_id, record["account"], blob, record["state"], record.get("detail", ""))
-
-
-async def _result(rt: Runtime, account_id: str, file_id: str) -> File:
-    job = await jobs.load(rt, jobs.check_job_id(file_id.removeprefix(RESULT_PREFIX)))
-    if job is None:
-        raise JobNotFound(f"No file {file_id!r} (or it has expired).")
-    if job.account != account_id:
-        raise NotYourJob("That file belongs to another account.")
-    ready = job.status == JobStatus.DONE
-    return File(
-        file_id, job.account, job.result_key if ready else "", "ready" if ready else "declared"
-    )
 
 
 def result_id(job_id: str) -> str:

@@ -151,6 +151,9 @@ async def upload_file(file_id: str, request: Request) -> Response:
 
 
 async def _bytes(rt: Runtime, account: Account, file_id: str, what: str) -> bytes:
+    task = files.task_of(file_id)
+    if task is not None:  # an earlier task's result: as native from_job
+        return await submission.result_of(rt, account, task, what)
     found = await files.find(rt, account.id, file_id)
     if found.state != "ready":
         detail = f": {found.detail}" if found.detail else " (upload it to its URL first)"
