@@ -73,6 +73,7 @@ EDIT_FIXTURES = {
     "big-lama": "lama",
     "sd-inpainting": "sd_inpaint",
     "ddcolor-modelscope": "ddcolor",
+    "flux2-klein-4b": "flux2_klein",
 }
 
 
@@ -86,8 +87,10 @@ def edit_models(tmp_path_factory, gfpgan_fixture) -> Path:
     folder = tmp_path_factory.mktemp("edit-models")
     lines = ["models:", "  gfpgan-v1.4:", f"    file: {gfpgan_fixture}"]
     for name, module in EDIT_FIXTURES.items():
-        built = importlib.import_module(f"tests.helpers.model_fixtures.{module}").build(folder)
-        lines += [f"  {name}:", f"    file: {built}"]
+        fixture = importlib.import_module(f"tests.helpers.model_fixtures.{module}")
+        lines += [f"  {name}:", f"    file: {fixture.build(folder)}"]
+        # what the fixture's toy size changes (a generator's working size)
+        lines += [f"    {key}: {value}" for key, value in getattr(fixture, "CONFIG", {}).items()]
     path = folder / "models.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -156,6 +156,12 @@ def fetch_snapshot(source: dict, target: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def snapshot_note(source: dict) -> str:
+    if source.get("sha256") and source.get("revision") not in (None, "main"):
+        return f"{source['repo']} (pinned revision)"
+    return f"{source['repo']} at {source.get('revision') or 'main'}: unverified (no sha256)"
+
+
 def fetch_model(spec: ModelSpec, weights_dir: Path) -> ImportResult:
     """Download a model from its official URL (needs internet), verified by sha256."""
     target = spec.weights_path(weights_dir)
@@ -167,7 +173,7 @@ def fetch_model(spec: ModelSpec, weights_dir: Path) -> ImportResult:
             fetch_snapshot(snapshots[0], target)
         except Exception as exc:
             return ImportResult(spec.name, "failed", f"{type(exc).__name__}: {exc}")
-        return ImportResult(spec.name, "fetched", f"{snapshots[0]['repo']} (pinned revision)")
+        return ImportResult(spec.name, "fetched", snapshot_note(snapshots[0]))
     urls = [s for s in spec.sources if s.get("kind") == "url"]
     if not urls:
         return import_model(spec, weights_dir)

@@ -1,16 +1,12 @@
 """The Inpainter Serve deployment: prompt-guided inpainting with Stable Diffusion 1.5
 (deployments/inpaint/sd_inpaint.py), one pipeline per replica.
 
-A diffusers pipeline is not reentrant (its scheduler keeps per-call state), so calls run one at
-a time behind a lock held by the worker thread itself: a cancelled request cannot let the next
-one start while its thread is still denoising. Step progress crosses from that thread to the
-async generator through an asyncio.Queue.
+Calls run one at a time, in a thread, with step progress and cancellation
+(deployments/common/stepping.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import secrets
 import threading
@@ -24,16 +20,12 @@ from ray import serve
 
 from deployments.common.memory import gives_memory_back
 from deployments.common.replica import ModelReplica
+from deployments.common.stepping import in_thread
 from deployments.inpaint import sd_inpaint
 from serve_app.core.catalog import ModelSpec
 
 log = logging.getLogger("photoserve.inpainter")
 OPERATION = "inpaint"
-_DONE = object()
-
-
-class InpaintCancelled(Exception):
-    """The request went away: stop denoising at the next step."""
 
 
 @dataclass(frozen=True)
@@ -95,48 +87,3 @@ class Inpainter(ModelReplica):
                 yield {"image": event["result"], "seed": job.seed}
             else:
                 yield event
-
-
-async def in_thread(work: Callable[[Callable[[float], None]], Any], gate: threading.Lock):
-    """Run `work(on_step)` in a thread holding `gate`; yield {"progress": f} for each on_step
-    while it runs, then {"result": its return value}. Closing the stream makes the next
-    on_step raise InpaintCancelled in the thread."""
-    loop = asyncio.get_running_loop()
-    events: asyncio.Queue = asyncio.Queue()
-    cancelled = threading.Event()
-
-    def send(item: object) -> None:
-        # the loop may have closed under a cancelled request
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(events.put_nowait, item)
-
-    def on_step(fraction: float) -> None:
-        if cancelled.is_set():
-            raise InpaintCancelled
-        send(fraction)
-
-    def locked():
-        try:
-            with gate:
-                if cancelled.is_set():
-                    raise InpaintCancelled
-                return work(on_step)
-        finally:
-            send(_DONE)
-
-    task = asyncio.ensure_future(asyncio.to_thread(locked))
-    task.add_done_callback(_consume)
-    try:
-        while (fraction := await events.get()) is not _DONE:
-            yield {"progress": fraction}
-        result = await task
-    finally:
-        cancelled.set()  # no effect once the work is done
-    yield {"result": result}
-
-
-def _consume(task: asyncio.Future) -> None:
-    # a cancelled request leaves its task unawaited: mark the exception read, or asyncio logs
-    # "exception was never retrieved" for what is an expected InpaintCancelled
-    if not task.cancelled():
-        task.exception()

@@ -1,7 +1,9 @@
 """Read a submission: the image (multipart `image`, JSON `image_base64` or `image_url`, or
-`from_job`: the result of an earlier job, fetched by the submit path), an optional mask the
-same ways (`mask`, `mask_base64`, `mask_url`) and the parameters (form fields, JSON fields,
-then query string), with clear errors."""
+`from_job`: the result of an earlier job, fetched by the submit path), an optional mask and
+an optional second photo the same ways (`mask`, `mask_base64`, `mask_url`;
+`reference_image`, `reference_image_base64`, `reference_image_url`) and the parameters (form
+fields, JSON fields, then query string), with clear errors. An operation without an input
+photo (text-to-image) reads the parameters alone."""
 
 from __future__ import annotations
 
@@ -35,17 +37,23 @@ FROM_JOB = "from_job"
 @dataclass
 class Submission:
     image: bytes | None  # None: `params["from_job"]` names the job whose result is the input
-    params: dict[str, Any]
+    params: dict[str, Any]  # (or the operation takes no input photo)
     mask: bytes | None = None
+    reference: bytes | None = None  # a second photo
 
 
-async def read_submission(request: Request, settings: Settings) -> Submission:
+REFERENCE = "reference_image"
+
+
+async def read_submission(
+    request: Request, settings: Settings, image_required: bool = True
+) -> Submission:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     _check_length(request, settings)
     if content_type == "multipart/form-data" or content_type == "application/x-www-form-urlencoded":
-        image, mask, params = await _read_form(request, settings)
+        image, extra, params = await _read_form(request, settings, image_required)
     elif content_type in ("application/json", "") or content_type.endswith("+json"):
-        image, mask, params = await _read_json(request, settings)
+        image, extra, params = await _read_json(request, settings, image_required)
     else:
         raise InvalidParameter(
             "Send the image as multipart/form-data (field `image`) or as JSON "
@@ -54,7 +62,7 @@ async def read_submission(request: Request, settings: Settings) -> Submission:
     params = {**dict(request.query_params), **params}
     if params.get(FROM_JOB) not in (None, "") and image is not None:
         raise InvalidParameter("Send an image or from_job, not both.")
-    return Submission(image, params, mask)
+    return Submission(image, params, *extra)
 
 
 def _check_length(request: Request, settings: Settings) -> None:
@@ -65,10 +73,11 @@ def _check_length(request: Request, settings: Settings) -> None:
         raise ImageTooLarge(f"The request body is larger than {limit} bytes.")
 
 
-Read = tuple[bytes, bytes | None, dict[str, Any]]
+Extra = tuple[bytes | None, bytes | None]  # the mask, the reference photo
+Read = tuple[bytes | None, Extra, dict[str, Any]]
 
 
-async def _read_form(request: Request, settings: Settings) -> Read:
+async def _read_form(request: Request, settings: Settings, image_required: bool) -> Read:
     try:
         form = await request.form(
             max_files=4, max_fields=64, max_part_size=settings.max_image_bytes + 1
@@ -79,13 +88,17 @@ async def _read_form(request: Request, settings: Settings) -> Read:
     try:
         image = await _read_upload(form.get("image"), "image", settings)
         mask = await _read_upload(form.get("mask"), "mask", settings)
+        reference = await _read_upload(form.get(REFERENCE), REFERENCE, settings)
     finally:
         await form.close()
     if image is None:
-        image = await _image_from_fields({**request.query_params, **params}, settings)
+        fields = {**request.query_params, **params}
+        image = await _image_from_fields(fields, settings, required=image_required)
     if mask is None:
         mask = await _image_from_fields(params, settings, "mask", required=False)
-    return image, mask, params
+    if reference is None:
+        reference = await _image_from_fields(params, settings, REFERENCE, required=False)
+    return image, (mask, reference), params
 
 
 async def _read_upload(upload: Any, field: str, settings: Settings) -> bytes | None:
@@ -110,16 +123,20 @@ def json_object(body: bytes) -> dict[str, Any]:
     return payload
 
 
-async def _read_json(request: Request, settings: Settings) -> Read:
+async def _read_json(request: Request, settings: Settings, image_required: bool) -> Read:
     body = await request.body()
     if not body.strip():
+        if not image_required:
+            raise InvalidParameter("Send the parameters as a JSON object or a form.")
         raise NoImage(
             "Send an image: multipart field `image`, or JSON `image_base64` or `image_url`."
         )
     payload = json_object(body)
-    image = await _image_from_fields({**request.query_params, **payload}, settings)
+    fields = {**request.query_params, **payload}
+    image = await _image_from_fields(fields, settings, required=image_required)
     mask = await _image_from_fields(payload, settings, "mask", required=False)
-    return image, mask, payload
+    reference = await _image_from_fields(payload, settings, REFERENCE, required=False)
+    return image, (mask, reference), payload
 
 
 async def _image_from_fields(

@@ -25,6 +25,7 @@ from serve_app.api.results import file_response, job_response
 from serve_app.billing import credits, idempotency
 from serve_app.billing.accounts import Account
 from serve_app.core.errors import (
+    InvalidParameter,
     JobFailed,
     JobNotFinished,
     JobNotFound,
@@ -89,7 +90,7 @@ async def submit(
     wait_s = waiting.parse_wait(
         request.query_params.get("wait"), rt.settings.max_wait_s, op.default_wait_s
     )
-    sent = await read_submission(request, rt.settings)
+    sent = await read_submission(request, rt.settings, op.takes_image)
     return await submit_read(request, rt, account, op, sent, style, wait_s)
 
 
@@ -107,11 +108,11 @@ async def submit_read(
     comes in here): Idempotency-Key (or the surface's own key, e.g. Perfect's request_id),
     accept, and up to `wait_s` for the finished job."""
     check_plan(rt, account, op.name)
-    if sent.image is None:
+    check_inputs(op, sent)
+    if sent.image is None and op.takes_image:
         sent = await earlier_result(rt, account, sent)
-    fingerprint = idempotency.fingerprint(
-        request.url.path, sent.params, sent.image + (sent.mask or b"")
-    )
+    files = (sent.image or b"") + (sent.mask or b"") + (sent.reference or b"")
+    fingerprint = idempotency.fingerprint(request.url.path, sent.params, files)
     key = idempotency_key or request.headers.get("idempotency-key")
     claim = await idempotency.claim(rt, account.id, key, fingerprint)
     if claim is not None and claim.replay is not None:
@@ -133,12 +134,20 @@ async def submit_read(
     return response
 
 
+def check_inputs(op: Operation, sent: Submission) -> None:
+    """Photos an operation does not take are refused, not silently dropped."""
+    if not op.takes_image and (sent.image is not None or sent.params.get(FROM_JOB)):
+        raise InvalidParameter(f"{op.name} takes no input photo (edit one with /v1/edit).")
+    if sent.reference is not None and not op.takes_reference:
+        raise InvalidParameter(f"{op.name} takes no reference_image.")
+
+
 async def earlier_result(rt: Runtime, account: Account, sent: Submission) -> Submission:
     """`from_job`: the result of a finished job of the same account is this job's input (erase
     then upscale is two calls and one upload)."""
     params = {k: v for k, v in sent.params.items() if k != FROM_JOB}
     data = await result_of(rt, account, str(sent.params[FROM_JOB]), "from_job")
-    return Submission(data, params, sent.mask)
+    return Submission(data, params, sent.mask, sent.reference)
 
 
 async def result_of(rt: Runtime, account: Account, job_id: str, what: str) -> bytes:
@@ -165,11 +174,26 @@ def _limits(rt: Runtime, op: Operation, style: SubmitStyle) -> tuple[int, int]:
     return rt.settings.max_image_bytes, op.max_edge(rt.settings)
 
 
+NO_IMAGE = images.ImageInfo("", 0, 0)  # what a planner sees of an operation without a photo
+
+
+def _reference(sent: Submission, limits: tuple[int, int], style: SubmitStyle):
+    """The second photo's header, checked like the first's."""
+    if sent.reference is None:
+        return None
+    return images.inspect(sent.reference, *limits, style.formats)
+
+
 async def plan(
-    rt: Runtime, op: Operation, info: images.ImageInfo, mask: bytes | None, params: dict
+    rt: Runtime,
+    op: Operation,
+    info: images.ImageInfo,
+    mask: bytes | None,
+    params: dict,
+    reference: images.ImageInfo | None = None,
 ) -> Plan:
     """The operation's checks after the image header (operations/_operation.py)."""
-    args = (params, info, mask, rt.catalog, rt.plans, rt.settings)
+    args = (params, info, mask, rt.catalog, rt.plans, rt.settings, reference)
     if mask is None:
         return op.check(*args)
     return await asyncio.to_thread(op.check, *args)  # decoding the mask takes a few ms
@@ -181,17 +205,25 @@ async def accept(
     """Check and plan, store the input, then reserve and enqueue in one script; the native
     202 body."""
     mapped = style.map(sent.params)
-    info = images.inspect(sent.image, *_limits(rt, op, style), style.formats)
-    planned = await plan(rt, op, info, sent.mask, mapped.params)
+    limits = _limits(rt, op, style)
+    info = images.inspect(sent.image, *limits, style.formats) if op.takes_image else NO_IMAGE
+    reference = _reference(sent, limits, style)
+    planned = await plan(rt, op, info, sent.mask, mapped.params, reference)
     if style.price is not None:
         planned = repriced(planned, style.price(info, planned))
     job_id = mapped.job_id or jobs.new_job_id()
     params = {**planned.params, **mapped.job_params}
     if planned.mask is not None:
         params["mask_key"] = Blobs.mask(job_id)
-    input_key = Blobs.input(job_id, info.format)
+    if reference is not None:
+        params["reference_key"] = Blobs.reference(job_id, reference.format)
+    input_key = Blobs.input(job_id, info.format) if op.takes_image else ""
     job = NewJob(account.id, op.name, planned.cost, params, input_key, *info.size, job_id)
-    stored = {input_key: sent.image, params.get("mask_key"): planned.mask}
+    stored = {
+        input_key or None: sent.image,
+        params.get("mask_key"): planned.mask,
+        params.get("reference_key"): sent.reference,
+    }
     for key, data in stored.items():
         if key is not None:
             await rt.blobs.put(key, data)

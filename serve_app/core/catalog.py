@@ -23,6 +23,9 @@ class ModelSpec:
     scale: int = 1
     sources: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     work_mb: int = 0  # memory one tile takes in its runtime on the laptop profile (measured)
+    sample_px: int = 0  # a generator's native square side: it works at about sample_px² pixels
+    # a generator's defaults and abilities: steps, guidance, negative_prompt (bool)
+    options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def weights_path(self, weights_dir: Path) -> Path:
         path = Path(self.file)
@@ -45,6 +48,8 @@ def _spec(name: str, entry: dict) -> ModelSpec:
         scale=int(entry.get("scale", 1)),
         sources=tuple(entry.get("sources") or ()),
         work_mb=int(entry.get("work_mb", 0)),
+        sample_px=int(entry.get("sample_px", 0)),
+        options=dict(entry.get("options") or {}),
     )
 
 

@@ -138,6 +138,11 @@ class Blobs:
         return f"inputs/{job_id}.mask.png"
 
     @staticmethod
+    def reference(job_id: str, fmt: str) -> str:
+        """The second photo of an edit (`reference_image`)."""
+        return f"inputs/{job_id}.reference.{fmt}"
+
+    @staticmethod
     def result(job_id: str, fmt: str, kept: bool = False) -> str:
         return f"{Blobs.KEPT if kept else Blobs.RESULTS}/{job_id}.{fmt}"
 

@@ -36,6 +36,7 @@ class Plans:
     costs: dict[str, Any]
     plans: dict[str, Plan]
     anonymous_limits: dict[str, int] = field(default_factory=dict)
+    vendors: dict[str, Any] = field(default_factory=dict)  # a surface's own prices
 
     @classmethod
     def load(cls, path: Path) -> Plans:
@@ -44,7 +45,8 @@ class Plans:
             name: _plan(name, entry or {}) for name, entry in (data.get("plans") or {}).items()
         }
         anonymous = (data.get("anonymous") or {}).get("rate_limits") or {}
-        return cls(costs=data.get("costs") or {}, plans=plans, anonymous_limits=anonymous)
+        vendors = data.get("vendors") or {}
+        return cls(data.get("costs") or {}, plans, anonymous, vendors)
 
     def cost(self, operation: str, tier_kind: str, tier: str | int) -> int:
         table = self.costs[operation]

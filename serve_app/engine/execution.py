@@ -75,6 +75,8 @@ class Executor:
         params = dict(job.params)
         if params.get("mask_key"):
             params["mask"] = await self._decode_mask(params["mask_key"])
+        if params.get("reference_key"):
+            params["reference"] = (await self._decode(params["reference_key"], "image")).rgb
         final = await self._call_backend(lane.backend, job.job_id, decoded.rgb, params)
         rgb = final["image"]
         # an operation that makes its own transparency (a cut-out, a mask) replaces the input's
@@ -112,10 +114,15 @@ class Executor:
         return await asyncio.to_thread(masks.decode_mask, data)
 
     async def _decode_input(self, job: Job) -> images.Decoded:
+        if not job.input_key:  # an operation without an input photo
+            return images.Decoded(None, None)
+        return await self._decode(job.input_key, "image")
+
+    async def _decode(self, key: str, what: str) -> images.Decoded:
         try:
-            data = await self.rt.blobs.get(job.input_key)
+            data = await self.rt.blobs.get(key)
         except BlobNotFound as exc:
-            raise JobFailure("internal_error", "The uploaded image is no longer stored.") from exc
+            raise JobFailure("internal_error", f"The uploaded {what} is no longer stored.") from exc
         try:
             return await asyncio.to_thread(images.decode, data)
         except Exception as exc:

@@ -91,7 +91,7 @@ def inspect(
 
 @dataclass
 class Decoded:
-    rgb: np.ndarray  # HxWx3 uint8
+    rgb: np.ndarray | None  # HxWx3 uint8 (None: an operation without an input photo)
     alpha: np.ndarray | None  # HxW uint8, when the image has transparency
 
 

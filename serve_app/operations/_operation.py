@@ -29,21 +29,24 @@ class Price(StrEnum):
 
     FLAT = "flat"  # one number
     BY_OUTPUT = "by_output"  # {scale: {2: .., 4: ..}, size: {HD: .., ...}}: the output's tier
+    BY_MODEL = "by_model"  # {model: {name: ..}}: the model that runs it
 
 
-Tier = tuple[str, str | int]  # ("size", "2K") or ("scale", 4)
+Tier = tuple[str, str | int]  # ("size", "2K"), ("scale", 4) or ("model", "flux2-klein-4b")
 
 
 @dataclass(frozen=True)
 class Given:
     """What a planner sees besides the parameters: the input (header only), the uploaded mask,
-    the model catalog, the settings, and the price list of its operation."""
+    the model catalog, the settings, the price list of its operation, and the second photo's
+    header (`reference_image`)."""
 
     image: ImageInfo
     mask: bytes | None
     catalog: Catalog
     settings: Settings
     price: Callable[[Tier | None], int]
+    reference: ImageInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ class Operation:
     default_wait_s: float = 0.0  # sync by default for this long (`?wait` overrides)
     max_edge: Callable[[Settings], int] = edit_edge  # the input's longest edge
     takes_mask: bool = False  # documented `mask` / `mask_base64` / `mask_url` inputs
+    takes_image: bool = True  # False: no input photo (text-to-image); one is refused
+    takes_reference: bool = False  # a second photo: `reference_image` (+ _base64, _url)
     deadline_s: float = 900.0  # PHOTOSERVE_DEADLINES overrides
 
     @cached_property
@@ -105,18 +110,21 @@ class Operation:
         catalog: Catalog,
         plans: Plans,
         settings: Settings,
+        reference: ImageInfo | None = None,
     ) -> Plan:
         """All this operation decides about a request before any credit moves: its
         parameters, its models, the output, the mask, the price."""
         params = self.params.read(raw)
-        given = Given(image, mask, catalog, settings, lambda tier: self.cost(plans, tier))
+        given = Given(
+            image, mask, catalog, settings, lambda tier: self.cost(plans, tier), reference
+        )
         return self.plan(params, given)
 
     def cost(self, plans: Plans, tier: Tier | None) -> int:
         if self.price is Price.FLAT:
             return plans.cost(self.name, "flat", "")
         if tier is None:
-            raise ValueError(f"{self.name} is priced by its output: a plan must give the tier")
+            raise ValueError(f"{self.name} is priced by {self.price}: a plan must give the tier")
         return plans.cost(self.name, *tier)
 
     def model(self, catalog: Catalog) -> str:

@@ -17,20 +17,19 @@ MAX_PROMPT_CHARS = 400
 DEFAULT_PROMPT = "high quality photo"  # PixelForge's default
 
 
-def read_prompt(value: Any, name: str) -> str | None:
+def read_prompt(value: Any, name: str, limit: int = MAX_PROMPT_CHARS) -> str | None:
     if not isinstance(value, str):
         raise InvalidParameter(f"{name} must be text.")
     text = " ".join(value.split())
-    if len(text) > MAX_PROMPT_CHARS:
-        raise PromptTooLong(
-            f"{name} is {len(text)} characters; at most {MAX_PROMPT_CHARS} (CLIP reads 77 tokens)."
-        )
+    if len(text) > limit:
+        raise PromptTooLong(f"{name} is {len(text)} characters; at most {limit}.")
     return text or None
 
 
-def prompt_text(description: str) -> Any:
-    reader = BeforeValidator(lambda value, info: read_prompt(value, info.field_name))
-    text = Annotated[str, Field(max_length=MAX_PROMPT_CHARS)]
+def prompt_text(description: str, limit: int = MAX_PROMPT_CHARS) -> Any:
+    """Text of at most `limit` characters (CLIP reads 77 tokens: ~400), whitespace folded."""
+    reader = BeforeValidator(lambda value, info: read_prompt(value, info.field_name, limit))
+    text = Annotated[str, Field(max_length=limit)]
     return Annotated[text | None, reader, Field(description=description)]
 
 

@@ -44,6 +44,11 @@ def test_plans_yaml_prices_it_the_way_it_is_priced(op):
     if op.price is Price.FLAT:
         assert isinstance(price, int) and price >= 0
         return
+    if op.price is Price.BY_MODEL:  # every model of its groups has a price
+        catalog = Catalog.load(CONFIGS / "models.yaml", None, CONFIGS)
+        names = {spec.name for group in op.models for spec in catalog.for_operation(group)}
+        assert names and names <= set(price["model"]), f"{op.name}: {names - set(price['model'])}"
+        return
     schema = op.params.model_json_schema()
     assert {str(s) for s in enum(schema, "scale")} <= {str(s) for s in price["scale"]}
     assert set(enum(schema, "size")) <= set(price["size"])

@@ -1,0 +1,146 @@
+"""FLUX.2 [klein] on diffusers: text-to-image and editing from one or two reference photos
+(Flux2KleinPipeline), and the masked edit (Flux2KleinInpaintPipeline, built from the same
+components: one set of weights in memory).
+
+Sizes are multiples of 16 (VAE x8, then 2x2 patches); the planner chooses them
+(serve_app/operations/_generating.py). The seed drives a CPU generator, so a seed gives the
+same noise on any device. bf16 on CUDA (the model's training precision), float32 on CPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deployments.common.device import DeviceConfig, apply_torch
+
+MULTIPLE = 16
+MAX_SEQUENCE = 512  # prompt tokens the text encoder reads (the pipeline's default)
+
+
+@dataclass
+class Pipelines:
+    text: Any  # Flux2KleinPipeline: prompt (+ references) -> image
+    masked: Any  # Flux2KleinInpaintPipeline over the same modules
+
+
+@dataclass(frozen=True)
+class Generation:
+    prompt: str
+    width: int
+    height: int
+    steps: int
+    guidance: float
+    seed: int
+
+
+def dtype(device: DeviceConfig):
+    import torch
+
+    return torch.bfloat16 if device.half and device.kind == "cuda" else torch.float32
+
+
+def load(path: Path, device: DeviceConfig) -> Pipelines:
+    """Both pipelines, still in host memory: `place` puts them on the device."""
+    from diffusers import Flux2KleinInpaintPipeline, Flux2KleinPipeline
+
+    apply_torch(device)
+    text = Flux2KleinPipeline.from_pretrained(path, local_files_only=True, dtype=dtype(device))
+    text.set_progress_bar_config(disable=True)
+    masked = Flux2KleinInpaintPipeline.from_pipe(text)
+    masked.set_progress_bar_config(disable=True)
+    return Pipelines(text, masked)
+
+
+def place(pipes: Pipelines, device: DeviceConfig, offload: bool) -> None:
+    """On the device, or with `offload` only the running module on the GPU (model CPU
+    offload: for GPUs smaller than the model, slower). The two pipelines share modules."""
+    if offload and device.kind == "cuda":
+        pipes.text.enable_model_cpu_offload()
+        pipes.masked.enable_model_cpu_offload()
+    else:
+        pipes.text.to(device.torch_device)
+
+
+def _on_step(on_step: Callable[[float], None] | None):
+    def step_end(pipeline, step: int, timestep, tensors: dict) -> dict:
+        if on_step is not None:
+            on_step((step + 1) / pipeline.num_timesteps)
+        return tensors
+
+    return step_end
+
+
+def _images(arrays: list[np.ndarray]) -> list | None:
+    from PIL import Image
+
+    return [Image.fromarray(array) for array in arrays] or None
+
+
+def _common(job: Generation, on_step) -> dict[str, Any]:
+    import torch
+
+    return {
+        "prompt": job.prompt,
+        "height": job.height,
+        "width": job.width,
+        "num_inference_steps": job.steps,
+        "guidance_scale": job.guidance,
+        "generator": torch.Generator("cpu").manual_seed(job.seed),
+        "output_type": "np",
+        "callback_on_step_end": _on_step(on_step),
+        "max_sequence_length": MAX_SEQUENCE,
+    }
+
+
+def _uint8(images) -> np.ndarray:
+    return np.clip(np.rint(images[0] * 255.0), 0, 255).astype(np.uint8)
+
+
+def generate(
+    pipes: Pipelines, job: Generation, references: list[np.ndarray], on_step=None
+) -> np.ndarray:
+    """`job.width` x `job.height` RGB uint8 from the prompt, conditioned on the reference
+    photos (HxWx3 uint8) when there are any. Blocking."""
+    import torch
+
+    _check_size(job)
+    with torch.inference_mode():
+        out = pipes.text(image=_images(references), **_common(job, on_step))
+    return _uint8(out.images)
+
+
+def inpaint(
+    pipes: Pipelines,
+    job: Generation,
+    image: np.ndarray,
+    mask: np.ndarray,
+    references: list[np.ndarray],
+    strength: float,
+    on_step=None,
+) -> np.ndarray:
+    """The masked edit: `image` repainted where `mask` is nonzero, at the job's working size
+    (the caller pastes it back). Blocking."""
+    import torch
+    from PIL import Image
+
+    _check_size(job)
+    white = Image.fromarray(np.where(mask > 0, 255, 0).astype(np.uint8))
+    with torch.inference_mode():
+        out = pipes.masked(
+            image=Image.fromarray(image),
+            mask_image=white,
+            image_reference=_images(references),
+            strength=strength,
+            **_common(job, on_step),
+        )
+    return _uint8(out.images)
+
+
+def _check_size(job: Generation) -> None:
+    if job.width % MULTIPLE or job.height % MULTIPLE:
+        raise ValueError(f"sizes must be multiples of {MULTIPLE}, got {job.width}x{job.height}")
