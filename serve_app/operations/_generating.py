@@ -16,7 +16,7 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, field_validator
 
 from serve_app.core.catalog import Catalog, ModelSpec
 from serve_app.core.errors import InvalidParameter, ModelUnavailable, PixelTooSmall
@@ -90,6 +90,13 @@ class GenerationParams(Output):
     seed: integer(0, 2**31 - 1, "the same seed, prompt and inputs give the same image") | None = (
         None
     )
+
+    @field_validator("prompt", mode="after")
+    @classmethod
+    def _some_prompt(cls, value: str | None) -> str:
+        if not value:
+            raise InvalidParameter("prompt is required: say what to make.")
+        return value
 
 
 def model_spec(catalog: Catalog, name: str | None) -> ModelSpec:

@@ -102,3 +102,23 @@ class LocalMattingBackend:
             matting.remove_background, self.network, image, bg, only_mask
         )
         yield {"image": result["image"], "alpha": result.get("alpha")}
+
+
+class LocalGenerateBackend:
+    """The Generator's pipelines in-process (the tiny random FLUX.2 [klein] fixture)."""
+
+    def __init__(self, pipeline_dir: Path):
+        from deployments.generate import flux2
+
+        config = plan(2, 0, cuda_available=False)
+        self.pipes = flux2.load(pipeline_dir, config)
+        flux2.place(self.pipes, config, offload=False)
+
+    async def stream(self, image, params):
+        from deployments.generate import flux2
+        from deployments.generate.generator import job_of, references
+
+        job = job_of(params)
+        made = await asyncio.to_thread(flux2.generate, self.pipes, job, references(image, params))
+        yield {"progress": 1.0}
+        yield {"image": made, "seed": job.seed}
