@@ -145,21 +145,25 @@ async def _image_from_fields(
     if fields.get(f"{name}_base64"):
         return decode_base64(fields[f"{name}_base64"], settings.max_image_bytes, f"{name}_base64")
     if fields.get(f"{name}_url"):
-        url = fields[f"{name}_url"]
-        if not isinstance(url, str):
-            raise InvalidParameter(f"{name}_url must be a string.")
-        return await fetch_image(
-            url,
-            max_bytes=settings.max_image_bytes,
-            timeout_s=settings.url_fetch_timeout_s,
-            max_redirects=settings.url_max_redirects,
-            allow_private=settings.allow_private_urls,
-        )
+        return await image_at(fields[f"{name}_url"], settings, f"{name}_url")
     if not required or fields.get(FROM_JOB) not in (None, ""):
         return None
     raise NoImage(
         "Send an image: multipart field `image`, JSON `image_base64` or `image_url`, or "
         "`from_job` (a finished job of yours)."
+    )
+
+
+async def image_at(url: Any, settings: Settings, field: str = "image_url") -> bytes:
+    """The image at an http(s) URL, within the server's size, time and address limits."""
+    if not isinstance(url, str):
+        raise InvalidParameter(f"{field} must be a string.")
+    return await fetch_image(
+        url,
+        max_bytes=settings.max_image_bytes,
+        timeout_s=settings.url_fetch_timeout_s,
+        max_redirects=settings.url_max_redirects,
+        allow_private=settings.allow_private_urls,
     )
 
 

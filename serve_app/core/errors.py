@@ -36,6 +36,7 @@ InvalidSize = _error("InvalidSize", 400, "invalid_size", "size is not one of HD,
 InvalidParameter = _error("InvalidParameter", 400, "invalid_parameter", "A parameter is invalid.")
 InvalidJobId = _error("InvalidJobId", 400, "invalid_job_id", "job_id has an invalid format.")
 InvalidUrl = _error("InvalidUrl", 400, "invalid_url", "image_url must be an http(s) URL.")
+InvalidModel = _error("InvalidModel", 400, "invalid_model", "Model name not recognized.")
 UrlNotAllowed = _error("UrlNotAllowed", 400, "url_not_allowed", "image_url target is refused.")
 UrlFetchFailed = _error("UrlFetchFailed", 400, "url_fetch_failed", "image_url could not be read.")
 MissingKey = _error("MissingKey", 401, "missing_key", "Missing API key.")

@@ -44,6 +44,10 @@ class KeySpace:
     def hold(self, job_id: str) -> str:
         return f"{self.prefix}hold:{job_id}"
 
+    def sequence(self, name: str) -> str:
+        """A counter: a vendor's integer job ids (ProductAI)."""
+        return f"{self.prefix}seq:{name}"
+
     def job(self, job_id: str) -> str:
         return f"{self.prefix}job:{job_id}"
 

@@ -105,20 +105,25 @@ class LocalMattingBackend:
 
 
 class LocalGenerateBackend:
-    """The Generator's pipelines in-process (the tiny random FLUX.2 [klein] fixture)."""
+    """The Generator's pipelines in-process (the tiny random FLUX.2 [klein] fixture), one call
+    at a time as in the deployment (a pipeline is not reentrant)."""
 
     def __init__(self, pipeline_dir: Path):
+        import threading
+
         from deployments.generate import flux2
 
         config = plan(2, 0, cuda_available=False)
         self.pipes = flux2.load(pipeline_dir, config)
         flux2.place(self.pipes, config, offload=False)
+        self.gate = threading.Lock()
 
     async def stream(self, image, params):
+        from deployments.common.stepping import in_thread
         from deployments.generate import flux2
         from deployments.generate.generator import job_of, references
 
-        job = job_of(params)
-        made = await asyncio.to_thread(flux2.generate, self.pipes, job, references(image, params))
-        yield {"progress": 1.0}
-        yield {"image": made, "seed": job.seed}
+        job, refs = job_of(params), references(image, params)
+        work = lambda on_step: flux2.generate(self.pipes, job, refs, on_step)  # noqa: E731
+        async for event in in_thread(work, self.gate):
+            yield {"image": event["result"], "seed": job.seed} if "result" in event else event

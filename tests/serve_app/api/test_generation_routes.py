@@ -109,7 +109,7 @@ async def test_edit_keeps_the_first_photo_ratio_and_takes_a_second(
 ):
     _, headers = customer
     files = {"image": ("a.png", COFFEE)}
-    one, rgb = await done(
+    _, rgb = await done(
         gen_rt,
         await gen_client.post(
             "/v1/edit", headers=headers, files=files, data={"prompt": "x", "seed": 3}
