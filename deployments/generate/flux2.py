@@ -46,12 +46,20 @@ def dtype(device: DeviceConfig):
 
 def load(path: Path, device: DeviceConfig) -> Pipelines:
     """Both pipelines, still in host memory: `place` puts them on the device."""
-    from diffusers import Flux2KleinInpaintPipeline, Flux2KleinPipeline
+    from diffusers import Flux2KleinPipeline
 
     apply_torch(device)
     text = Flux2KleinPipeline.from_pretrained(path, local_files_only=True, dtype=dtype(device))
+    return with_masked(text, dtype(device))
+
+
+def with_masked(text, dtype) -> Pipelines:
+    """The masked-edit pipeline over the same modules. from_pipe casts the shared modules to
+    float32 unless told the dtype (measured on an H200: 32 GB instead of 16)."""
+    from diffusers import Flux2KleinInpaintPipeline
+
     text.set_progress_bar_config(disable=True)
-    masked = Flux2KleinInpaintPipeline.from_pipe(text)
+    masked = Flux2KleinInpaintPipeline.from_pipe(text, dtype=dtype)
     masked.set_progress_bar_config(disable=True)
     return Pipelines(text, masked)
 
