@@ -40,7 +40,14 @@ def finished(service, key, response) -> tuple[dict, np.ndarray, np.ndarray | Non
 
 def test_models_list_every_editing_model_loaded(service):
     models = {m["name"]: m for m in httpx.get(f"{service['url']}/v1/models").json()["models"]}
-    for name in ("u2net", "sam-vit-b", "big-lama", "sd-inpainting", "ddcolor-modelscope"):
+    for name in (
+        "u2net",
+        "sam-vit-b",
+        "big-lama",
+        "sd-inpainting",
+        "ddcolor-modelscope",
+        "flux2-klein-4b",
+    ):
         assert models[name]["available"] and models[name]["loaded"], models[name]
 
 
