@@ -25,6 +25,7 @@ from serve_app.api.routes import (
     account,
     admin,
     credentials,
+    custom_models,
     download,
     health,
     models,
@@ -45,7 +46,17 @@ SURFACES: list[Surface] = [
 
 
 def native_routers() -> list[APIRouter]:
-    modules = (health, admin, status, download, account, credentials, models, webhook)
+    modules = (
+        health,
+        admin,
+        status,
+        download,
+        account,
+        credentials,
+        custom_models,
+        models,
+        webhook,
+    )
     return [submit.router(operations.all_operations()), *(m.router for m in modules)]
 
 

@@ -9,6 +9,7 @@ same noise on any device. bf16 on CUDA (the model's training precision), float32
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +148,38 @@ def inpaint(
             **_common(job, on_step),
         )
     return _uint8(out.images)
+
+
+class Adapters:
+    """Custom models (LoRA adapters) on the loaded pipelines, by sha256: each loaded once and
+    switched per job while the base model stays loaded (hot-swap); past `keep`, the least
+    recently used is deleted. Call from the thread that holds the pipeline lock."""
+
+    def __init__(self, keep: int = 4):
+        self.keep = keep
+        self.loaded: OrderedDict[str, None] = OrderedDict()
+
+    def use(self, pipes: Pipelines, lora: bytes | None, sha256: str | None) -> None:
+        if lora is None:
+            if self.loaded:
+                pipes.text.disable_lora()
+            return
+        name = f"lora_{sha256[:16]}"
+        if name not in self.loaded:
+            self._load(pipes, name, lora)
+        self.loaded.move_to_end(name)
+        pipes.text.enable_lora()
+        pipes.text.set_adapters([name])
+
+    def _load(self, pipes: Pipelines, name: str, lora: bytes) -> None:
+        from safetensors.torch import load
+
+        weights = {k: v.to(pipes.text.transformer.dtype) for k, v in load(lora).items()}
+        pipes.text.load_lora_weights(weights, adapter_name=name)
+        self.loaded[name] = None
+        while len(self.loaded) > self.keep:
+            oldest, _ = self.loaded.popitem(last=False)
+            pipes.text.delete_adapters([oldest])
 
 
 def _check_size(job: Generation) -> None:

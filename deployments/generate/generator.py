@@ -3,7 +3,8 @@ pipelines per replica, calls one at a time with step progress and cancellation
 (deployments/common/stepping.py).
 
 run(image, params): `image` is None for text-to-image, else the first reference photo;
-params["reference"] a second one; params["mask"] makes it the masked edit of `image`.
+params["reference"] a second one; params["mask"] makes it the masked edit of `image`;
+params["lora"] (bytes, with lora_sha256) a custom model, kept loaded for the next jobs.
 Params: prompt, work_width, work_height (multiples of 16), steps, guidance, seed, strength
 (masked edit). Final event: {"image": work_height x work_width RGB, "seed"}.
 
@@ -51,6 +52,7 @@ class Generator(ModelReplica):
     def __init__(self) -> None:
         self._gate = threading.Lock()
         self._placed = False
+        self.adapters = flux2.Adapters()
         super().__init__()
 
     def load(self, spec: ModelSpec, path: Path) -> Any:
@@ -76,12 +78,16 @@ class Generator(ModelReplica):
     def _work(self, image: np.ndarray | None, params: dict[str, Any]):
         job, pipes = job_of(params), self.require_network()
         self._place(offload=False)
-        if params.get("mask") is None:
-            refs = references(image, params)
-            return lambda on_step: flux2.generate(pipes, job, refs, on_step)
-        extra = [params["reference"]] if params.get("reference") is not None else []
-        mask, strength = np.asarray(params["mask"]), float(params.get("strength", 1.0))
-        return lambda on_step: flux2.inpaint(pipes, job, image, mask, extra, strength, on_step)
+
+        def work(on_step):  # in the thread holding the pipeline lock
+            self.adapters.use(pipes, params.get("lora"), params.get("lora_sha256"))
+            if params.get("mask") is None:
+                return flux2.generate(pipes, job, references(image, params), on_step)
+            mask, strength = np.asarray(params["mask"]), float(params.get("strength", 1.0))
+            extra = references(None, params)
+            return flux2.inpaint(pipes, job, image, mask, extra, strength, on_step)
+
+        return work
 
     @gives_memory_back
     async def run(self, image: np.ndarray | None, params: dict[str, Any]) -> AsyncIterator[dict]:

@@ -205,14 +205,17 @@ async def accept(
     """Check and plan, store the input, then reserve and enqueue in one script; the native
     202 body."""
     mapped = style.map(sent.params)
+    resolved, private = mapped.params, {}
+    if op.resolve is not None:
+        resolved, private = await op.resolve(rt, account.id, mapped.params)
     limits = _limits(rt, op, style)
     info = images.inspect(sent.image, *limits, style.formats) if op.takes_image else NO_IMAGE
     reference = _reference(sent, limits, style)
-    planned = await plan(rt, op, info, sent.mask, mapped.params, reference)
+    planned = await plan(rt, op, info, sent.mask, resolved, reference)
     if style.price is not None:
         planned = repriced(planned, style.price(info, planned))
     job_id = mapped.job_id or jobs.new_job_id()
-    params = {**planned.params, **mapped.job_params}
+    params = {**planned.params, **mapped.job_params, **private}
     if planned.mask is not None:
         params["mask_key"] = Blobs.mask(job_id)
     if reference is not None:

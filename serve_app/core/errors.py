@@ -36,6 +36,7 @@ InvalidSize = _error("InvalidSize", 400, "invalid_size", "size is not one of HD,
 InvalidParameter = _error("InvalidParameter", 400, "invalid_parameter", "A parameter is invalid.")
 InvalidJobId = _error("InvalidJobId", 400, "invalid_job_id", "job_id has an invalid format.")
 InvalidUrl = _error("InvalidUrl", 400, "invalid_url", "image_url must be an http(s) URL.")
+InvalidLora = _error("InvalidLora", 400, "invalid_lora", "The file is not a usable LoRA.")
 InvalidModel = _error("InvalidModel", 400, "invalid_model", "Model name not recognized.")
 UrlNotAllowed = _error("UrlNotAllowed", 400, "url_not_allowed", "image_url target is refused.")
 UrlFetchFailed = _error("UrlFetchFailed", 400, "url_fetch_failed", "image_url could not be read.")
@@ -58,6 +59,9 @@ InvalidUploadUrl = _error(
 )
 NotFound = _error("NotFound", 404, "not_found", "No such route.")
 JobNotFound = _error("JobNotFound", 404, "job_not_found", "job_id is wrong or has expired.")
+CustomModelNotFound = _error(
+    "CustomModelNotFound", 404, "custom_model_not_found", "No custom model of that name."
+)
 AccountNotFound = _error("AccountNotFound", 404, "account_not_found", "No such account.")
 MethodNotAllowed = _error("MethodNotAllowed", 405, "method_not_allowed", "Method not allowed.")
 ImageTooLarge = _error("ImageTooLarge", 413, "image_too_large", "The image file is too large.")
@@ -92,6 +96,9 @@ JOB_ERROR_CODES = {
     "internal_error": "Something went wrong on our side.",
     "empty_mask": "The clicks selected nothing to change.",
 }
+CustomModelExists = _error(
+    "CustomModelExists", 409, "custom_model_exists", "A custom model of that name exists."
+)
 JobFailed = _error("JobFailed", 409, "job_failed", "The job failed; there is no result.")
 JobNotFinished = _error(
     "JobNotFinished", 409, "job_not_finished", "That job has no result yet; wait until it is done."

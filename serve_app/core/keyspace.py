@@ -44,6 +44,10 @@ class KeySpace:
     def hold(self, job_id: str) -> str:
         return f"{self.prefix}hold:{job_id}"
 
+    def custom_models(self, owner: str) -> str:
+        """name -> record of an account's custom models (owner "" = published to all)."""
+        return f"{self.prefix}custom:{owner or '*'}"
+
     def sequence(self, name: str) -> str:
         """A counter: a vendor's integer job ids (ProductAI)."""
         return f"{self.prefix}seq:{name}"
@@ -145,6 +149,11 @@ class Blobs:
     def reference(job_id: str, fmt: str) -> str:
         """The second photo of an edit (`reference_image`)."""
         return f"inputs/{job_id}.reference.{fmt}"
+
+    @staticmethod
+    def custom_model(owner: str, name: str) -> str:
+        """A custom model's weights (kept until deleted: outside the swept prefixes)."""
+        return f"models/{owner or 'public'}/{name}.safetensors"
 
     @staticmethod
     def result(job_id: str, fmt: str, kept: bool = False) -> str:

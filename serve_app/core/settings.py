@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     long_result_ttl_s: int = Field(30 * 24 * 3600, validation_alias=_env("LONG_RESULT_TTL"))
     signed_url_ttl_s: int = 24 * 3600
     max_wait_s: float = 60.0
+    # a custom model (LoRA) upload: rank-64 LoRAs of the 4B generator are ~160 MB in bf16
+    max_lora_bytes: int = 512 * 1024 * 1024
     url_fetch_timeout_s: float = 10.0
     url_max_redirects: int = 3
     allow_private_urls: bool = False

@@ -77,6 +77,8 @@ class Executor:
             params["mask"] = await self._decode_mask(params["mask_key"])
         if params.get("reference_key"):
             params["reference"] = (await self._decode(params["reference_key"], "image")).rgb
+        if params.get("lora_key"):
+            params["lora"] = await self._lora(params["lora_key"])
         final = await self._call_backend(lane.backend, job.job_id, decoded.rgb, params)
         rgb = final["image"]
         # an operation that makes its own transparency (a cut-out, a mask) replaces the input's
@@ -105,6 +107,13 @@ class Executor:
             data = await asyncio.to_thread(images.encode, crop, None, "png")
             await self.rt.blobs.put(Blobs.face(job_id, index), data)
         return len(crops)
+
+    async def _lora(self, key: str) -> bytes:
+        """A custom model's weights, for the generator to load (and keep) as an adapter."""
+        try:
+            return await self.rt.blobs.get(key)
+        except BlobNotFound as exc:
+            raise JobFailure("model_unavailable", "The custom model was deleted.") from exc
 
     async def _decode_mask(self, key: str):
         try:

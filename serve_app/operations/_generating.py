@@ -20,6 +20,7 @@ from pydantic import BeforeValidator, Field, field_validator
 
 from serve_app.core.catalog import Catalog, ModelSpec
 from serve_app.core.errors import InvalidParameter, ModelUnavailable, PixelTooSmall
+from serve_app.engine import custom_models
 from serve_app.engine.backends import Backend, Call
 from serve_app.operations import upscale
 from serve_app.operations._operation import Given, Plan
@@ -83,7 +84,9 @@ class GenerationParams(Output):
     prompt: prompt_text("what to make (required)", MAX_PROMPT_CHARS)
     aspect_ratio: Ratio | None = None
     resolution: Resolution = "1K"
-    model: str | None = Field(None, description="a generator model (default: the first loaded)")
+    model: str | None = Field(
+        None, description="a generator model (default: the first loaded), or custom:<name>"
+    )
     steps: integer(1, 50, "denoising steps (default: the model's)") | None = None
     guidance: number(0, 20, "guidance scale (default: the model's)") | None = None
     negative_prompt: prompt_text("what not to make (models that take one)", MAX_PROMPT_CHARS) = None
@@ -97,6 +100,25 @@ class GenerationParams(Output):
         if not value:
             raise InvalidParameter("prompt is required: say what to make.")
         return value
+
+
+def with_trigger_words(prompt: object, words: tuple[str, ...]) -> object:
+    if not isinstance(prompt, str) or not prompt.strip():
+        return prompt  # the prompt's own checks answer
+    missing = [w for w in words if w.lower() not in prompt.lower()]
+    return ", ".join([*missing, prompt]) if missing else prompt
+
+
+async def custom_model(rt, account_id: str, params: dict) -> tuple[dict, dict]:
+    """`model=custom:<name>`: the account's (or a published) LoRA on its base model; the job
+    gets the adapter's blob key, which no client can set."""
+    name = params.get("model")
+    if not (isinstance(name, str) and name.startswith(custom_models.PREFIX)):
+        return params, {}
+    found = await custom_models.find(rt, account_id, name.removeprefix(custom_models.PREFIX))
+    prompt = with_trigger_words(params.get("prompt"), found.trigger_words)
+    private = {"lora_key": found.key, "lora_sha256": found.sha256, "custom_model": name}
+    return {**params, "model": found.base_model, "prompt": prompt}, private
 
 
 def model_spec(catalog: Catalog, name: str | None) -> ModelSpec:

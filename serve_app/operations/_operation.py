@@ -9,7 +9,7 @@ all derived from these values (serve_app/operations/__init__.py collects them).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
@@ -60,6 +60,9 @@ class Plan:
 
 
 Planner = Callable[[Any, Given], Plan]
+# what a planner needs from Redis, looked up first: (runtime, account id, the request's
+# parameters) -> (the parameters to plan, fields the job gets that no client may set)
+Resolver = Callable[[Any, str, dict[str, Any]], Awaitable[tuple[dict, dict]]]
 # (the operation's own handle, its streaming method, every deployment's handle by name)
 BackendFactory = Callable[[Any, str, Mapping[str, Any]], Backend]
 
@@ -95,6 +98,7 @@ class Operation:
     takes_mask: bool = False  # documented `mask` / `mask_base64` / `mask_url` inputs
     takes_image: bool = True  # False: no input photo (text-to-image); one is refused
     takes_reference: bool = False  # a second photo: `reference_image` (+ _base64, _url)
+    resolve: Resolver | None = None
     deadline_s: float = 900.0  # PHOTOSERVE_DEADLINES overrides
 
     @cached_property

@@ -7,6 +7,7 @@ model's ~1 MP unless `aspect_ratio` says otherwise; `resolution`, `seed`, `steps
 from serve_app.operations._generating import (
     GenerationParams,
     check_photo,
+    custom_model,
     generation_plan,
     upscaled,
 )
@@ -42,4 +43,5 @@ OPERATION = Operation(
     models=("generate",),
     fetch="flux2-klein-4b",
     takes_reference=True,
+    resolve=custom_model,
 )

@@ -2,7 +2,12 @@
 `resolution` 1K / 2K / 4K, `seed` (reported, reproducible), `steps`, `guidance`, `model`.
 No input photo; priced by the model (configs/plans.yaml)."""
 
-from serve_app.operations._generating import GenerationParams, generation_plan, upscaled
+from serve_app.operations._generating import (
+    GenerationParams,
+    custom_model,
+    generation_plan,
+    upscaled,
+)
 from serve_app.operations._operation import Given, Operation, Plan, Price
 
 NAME = "generate"
@@ -33,4 +38,5 @@ OPERATION = Operation(
     models=("generate",),
     fetch="flux2-klein-4b",
     takes_image=False,
+    resolve=custom_model,
 )

@@ -117,6 +117,7 @@ class LocalGenerateBackend:
         self.pipes = flux2.load(pipeline_dir, config)
         flux2.place(self.pipes, config, offload=False)
         self.gate = threading.Lock()
+        self.adapters = flux2.Adapters()
 
     async def stream(self, image, params):
         from deployments.common.stepping import in_thread
@@ -124,6 +125,10 @@ class LocalGenerateBackend:
         from deployments.generate.generator import job_of, references
 
         job, refs = job_of(params), references(image, params)
-        work = lambda on_step: flux2.generate(self.pipes, job, refs, on_step)  # noqa: E731
+
+        def work(on_step):
+            self.adapters.use(self.pipes, params.get("lora"), params.get("lora_sha256"))
+            return flux2.generate(self.pipes, job, refs, on_step)
+
         async for event in in_thread(work, self.gate):
             yield {"image": event["result"], "seed": job.seed} if "result" in event else event

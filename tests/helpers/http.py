@@ -30,3 +30,15 @@ async def app_client(rt, **transport) -> AsyncIterator[httpx.AsyncClient]:
     asgi = httpx.ASGITransport(app=create_app(rt), raise_app_exceptions=False, **transport)
     async with httpx.AsyncClient(transport=asgi, base_url="http://testserver") as http:
         yield http
+
+
+async def upload_custom_model(client: httpx.AsyncClient, key: str, data: bytes, name: str):
+    """A LoRA uploaded the native way (POST /v1/custom-models), checked to be kept."""
+    response = await client.post(
+        "/v1/custom-models",
+        headers={"x-key": key},
+        files={"file": ("m.safetensors", data)},
+        data={"name": name},
+    )
+    assert response.status_code == 201, response.text
+    return response.json()

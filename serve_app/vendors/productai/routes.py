@@ -21,9 +21,9 @@ from serve_app.api.routes.status import owned_poll
 from serve_app.api.views import download_url, url_expiry
 from serve_app.billing import credits, ratelimit
 from serve_app.billing.accounts import Account
-from serve_app.core.errors import InvalidModel, JobNotFound
+from serve_app.core.errors import CustomModelNotFound, InvalidModel, JobNotFound
 from serve_app.core.runtime import Runtime
-from serve_app.engine import jobs
+from serve_app.engine import custom_models, jobs
 from serve_app.engine.jobs import Job, JobStatus
 from serve_app.vendors.productai import mapping
 
@@ -65,13 +65,14 @@ async def finished(request: Request, rt: Runtime, account: Account, job: Job) ->
     return OrjsonResponse(await job_body(request, rt, job))
 
 
-def style(job_id: str, cost: int) -> submission.SubmitStyle:
-    """Its limits and formats, its price, and the job id it was given (an integer)."""
+def style(job_id: str, cost: int | None) -> submission.SubmitStyle:
+    """Its limits and formats, its price (None: the native one), and the job id it was given
+    (an integer)."""
     return submission.SubmitStyle(
         limits=lambda settings, op: (mapping.MAX_BYTES, op.max_edge(settings)),
         formats=mapping.FORMATS,
         map=lambda params: submission.Mapped(params, job_id=job_id),
-        price=lambda info, plan: cost,
+        price=None if cost is None else (lambda info, plan: cost),
         accepted=accepted,
         finished=finished,
     )
@@ -111,11 +112,23 @@ async def generate(request: Request) -> Response:
 
 @router.post("/generate-custom-model")
 async def generate_custom_model(request: Request) -> Response:
-    """`model`: a custom model registered on this server (none can be registered yet)."""
+    """`model`: a custom model of this account (or a published one), uploaded natively with
+    POST /v1/custom-models; its base model's price."""
     rt = get_runtime(request)
-    await productai_account(request, rt, "upload")
+    account = await productai_account(request, rt, "upload")
     body = json_object(await request.body())
-    raise InvalidModel(f"No custom model named {body.get('model')!r} on this server.")
+    name = body.get("model")
+    try:
+        found = await custom_models.find(rt, account.id, str(name))
+    except CustomModelNotFound as exc:
+        raise InvalidModel(f"No custom model {name!r} on this account.") from exc
+    (photo,) = await _photos({"image_url": _one(body.get("image_url"))}, rt, required=True)
+    params = {"prompt": body.get("prompt"), "model": custom_models.PREFIX + found.name}
+    sent = Submission(photo, {k: v for k, v in params.items() if v is not None})
+    op, job_id = operations.get("edit"), await next_id(rt)
+    return await submission.submit_read(
+        request, rt, account, op, sent, style(job_id, cost=None), wait_s=0.0
+    )
 
 
 @router.post("/upscale")

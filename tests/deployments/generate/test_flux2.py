@@ -187,3 +187,23 @@ def test_the_masked_pipeline_keeps_the_models_dtype(pipeline_dir):
     pipes = flux2.with_masked(text, torch.bfloat16)
     for module in (pipes.text.transformer, pipes.masked.text_encoder, pipes.text.vae):
         assert next(module.parameters()).dtype == torch.bfloat16
+
+
+async def test_a_custom_model_changes_its_own_jobs_only_and_stays_loaded(generator, pipeline_dir):
+    lora, sha = fixture.lora(pipeline_dir), "ab" * 32
+    base = (await collect(generator, None, params()))[-1]["image"]
+    styled = (await collect(generator, None, params(lora=lora, lora_sha256=sha)))[-1]["image"]
+    after = (await collect(generator, None, params()))[-1]["image"]
+    assert not np.array_equal(base, styled) and np.array_equal(base, after)
+    again = (await collect(generator, None, params(lora=lora, lora_sha256=sha)))[-1]["image"]
+    assert np.array_equal(again, styled) and list(generator.adapters.loaded) == [f"lora_{sha[:16]}"]
+
+
+def test_adapters_past_the_limit_are_deleted(pipes, pipeline_dir):
+    adapters = flux2.Adapters(keep=1)
+    for seed, sha in ((1, "1" * 64), (2, "2" * 64)):
+        adapters.use(pipes, fixture.lora(pipeline_dir, seed=seed), sha)
+    assert list(adapters.loaded) == ["lora_" + "2" * 16]
+    assert pipes.text.get_list_adapters()["transformer"] == ["lora_" + "2" * 16]
+    adapters.use(pipes, None, None)
+    pipes.text.delete_adapters(["lora_" + "2" * 16])

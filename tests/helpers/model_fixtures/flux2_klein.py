@@ -87,3 +87,29 @@ def build(directory: Path) -> Path:
     target = directory / "flux2-klein"
     pipe.save_pretrained(target, safe_serialization=True)
     return target
+
+
+def lora(pipeline_dir: Path, rank: int = 4, seed: int = 1, kohya: bool = False) -> bytes:
+    """A LoRA of the fixture's transformer made with PEFT (random, non-zero up weights so it
+    changes the image), as the safetensors bytes a user uploads: diffusers' `transformer.`
+    keys, or kohya's lora_down/lora_up form."""
+    import torch
+    from diffusers import Flux2Transformer2DModel
+    from peft import LoraConfig, get_peft_model_state_dict
+    from safetensors.torch import save
+
+    torch.manual_seed(seed)
+    model = Flux2Transformer2DModel.from_pretrained(pipeline_dir / "transformer")
+    targets = ["to_q", "to_k", "to_v", "to_out.0"]
+    model.add_adapter(
+        LoraConfig(r=rank, lora_alpha=rank, target_modules=targets, init_lora_weights=False)
+    )
+    weights = {
+        f"transformer.{k}": v.contiguous() for k, v in get_peft_model_state_dict(model).items()
+    }
+    if kohya:
+        weights = {
+            k.replace("lora_A", "lora_down").replace("lora_B", "lora_up"): v
+            for k, v in weights.items()
+        }
+    return save(weights)

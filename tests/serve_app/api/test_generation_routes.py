@@ -197,3 +197,127 @@ async def test_bad_requests_are_clear_and_free(
         response = await gen_client.post(f"/v1/{operation}", headers=headers, json=fields)
     assert_error(response, status, code)
     assert await money(gen_rt, account_id) == (20, 0)
+
+
+# --- custom models (LoRA) --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lora_bytes(edit_models) -> bytes:
+    from pathlib import Path
+
+    from tests.helpers.model_fixtures import flux2_klein
+
+    folder = yaml.safe_load(edit_models.read_text())["models"]["flux2-klein-4b"]["file"]
+    return flux2_klein.lora(Path(folder))
+
+
+def upload(client, headers, data, name="brand", words="acme style", filename="b.safetensors"):
+    return client.post(
+        "/v1/custom-models",
+        headers=headers,
+        files={"file": (filename, data, "application/octet-stream")},
+        data={"name": name, "trigger_words": words},
+    )
+
+
+async def test_a_custom_model_is_uploaded_listed_used_and_deleted(
+    gen_rt, gen_client, customer, running, lora_bytes
+):
+    account_id, headers = customer
+    made = await upload(gen_client, headers, lora_bytes)
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert (body["model"], body["rank"], body["base_model"]) == (
+        "custom:brand",
+        4,
+        "flux2-klein-4b",
+    )
+    assert body["trigger_words"] == ["acme style"] and body["size"] == len(lora_bytes)
+    assert_error(await upload(gen_client, headers, lora_bytes), 409, "custom_model_exists")
+    listed = (await gen_client.get("/v1/custom-models", headers=headers)).json()["models"]
+    assert [m["model"] for m in listed] == ["custom:brand"]
+    ask = {"prompt": "a mug", "seed": 4, "model": "custom:brand"}
+    styled, with_lora = await done(
+        gen_rt, await gen_client.post("/v1/generate", headers=headers, json=ask)
+    )
+    assert styled.params["prompt"] == "acme style, a mug" and styled.params["lora_key"]
+    plain = {"prompt": "acme style, a mug", "seed": 4}
+    _, without = await done(
+        gen_rt, await gen_client.post("/v1/generate", headers=headers, json=plain)
+    )
+    assert not np.array_equal(with_lora, without)
+    deleted = await gen_client.delete("/v1/custom-models/brand", headers=headers)
+    assert deleted.status_code == 200 and deleted.json()["deleted"] is True
+    before = await money(gen_rt, account_id)
+    response = await gen_client.post("/v1/generate", headers=headers, json=ask)
+    assert_error(response, 404, "custom_model_not_found")
+    assert await money(gen_rt, account_id) == before
+
+
+async def test_a_custom_model_is_private_until_an_admin_publishes_it(
+    gen_rt, gen_client, customer, lora_bytes
+):
+    from tests.helpers.runtime import ADMIN_TOKEN
+
+    owner, headers = customer
+    assert (await upload(gen_client, headers, lora_bytes, name="house")).status_code == 201
+    _, other_key = await accounts.create(gen_rt, 10, "enterprise")
+    other = {"x-key": other_key}
+    ask = {"prompt": "a mug", "model": "custom:house"}
+    assert_error(
+        await gen_client.post("/v1/generate", headers=other, json=ask),
+        404,
+        "custom_model_not_found",
+    )
+    published = await gen_client.post(
+        "/admin/custom-models/publish",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        json={"account_id": owner, "name": "house"},
+    )
+    assert published.status_code == 200 and published.json()["public"] is True
+    assert (await gen_client.post("/v1/generate", headers=other, json=ask)).status_code == 202
+    listed = (await gen_client.get("/v1/custom-models", headers=other)).json()["models"]
+    assert [(m["model"], m["public"]) for m in listed] == [("custom:house", True)]
+
+
+def pickled() -> bytes:
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({"transformer.a.lora_A.weight": torch.zeros(2, 2)}, buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        ({"filename": "brand.pt"}, 400, "invalid_lora"),
+        ({"data": "pickle"}, 400, "invalid_lora"),
+        ({"data": b"\x00" * 64}, 400, "invalid_lora"),
+        ({"name": "Bad Name"}, 400, "invalid_parameter"),
+        ({"words": "x" * 41}, 400, "invalid_parameter"),
+        ({"base_model": "sdxl"}, 400, "invalid_parameter"),
+        ({"cap": 1000}, 413, "image_too_large"),
+    ],
+)
+async def test_bad_uploads_are_refused_with_the_reason(
+    gen_rt, gen_client, customer, lora_bytes, change, status, code
+):
+    _, headers = customer
+    if "cap" in change:
+        gen_rt.settings.max_lora_bytes = change["cap"]
+    data = {"pickle": pickled()}.get(change.get("data"), change.get("data", lora_bytes))
+    fields = {"name": change.get("name", "brand"), "trigger_words": change.get("words", "")}
+    if "base_model" in change:
+        fields["base_model"] = change["base_model"]
+    response = await gen_client.post(
+        "/v1/custom-models",
+        headers=headers,
+        files={"file": (change.get("filename", "b.safetensors"), data)},
+        data=fields,
+    )
+    assert_error(response, status, code)
+    assert (await gen_client.get("/v1/custom-models", headers=headers)).json()["models"] == []

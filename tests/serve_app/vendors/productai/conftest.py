@@ -34,6 +34,16 @@ def generator(edit_models):
     return LocalGenerateBackend(folder)
 
 
+@pytest.fixture(scope="module")
+def lora_bytes(edit_models) -> bytes:
+    from pathlib import Path
+
+    from tests.helpers.model_fixtures import flux2_klein
+
+    folder = yaml.safe_load(edit_models.read_text())["models"]["flux2-klein-4b"]["file"]
+    return flux2_klein.lora(Path(folder))
+
+
 @pytest.fixture
 async def running(rt, generator, weights_dir):
     model = Upscaled(generator, LocalUpscaleBackend(weights_dir))
