@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from deployments.common import crops
 from deployments.common.device import DeviceConfig, apply_torch
 
 MULTIPLE = 16
@@ -148,6 +149,31 @@ def inpaint(
             **_common(job, on_step),
         )
     return _uint8(out.images)
+
+
+def masked_edit(
+    pipes: Pipelines,
+    job: Generation,
+    image: np.ndarray,
+    mask: np.ndarray,
+    references: list[np.ndarray],
+    strength: float,
+    native: int,
+    on_step=None,
+) -> np.ndarray:
+    """`image` repainted where `mask` is nonzero: a crop around the mask at the model's
+    native size (`job`'s size is ignored), pasted back through a feathered mask, so every
+    pixel outside the mask's band keeps its value. Blocking."""
+    from PIL import Image
+
+    if not mask.any():
+        raise ValueError("the mask is empty: nothing to repaint")
+    crop = crops.plan_crop(mask, native, MULTIPLE)
+    sized = replace(job, width=crop.work[0], height=crop.work[1])
+    work = Image.fromarray(image[crop.box]).resize(crop.work, Image.Resampling.LANCZOS)
+    made = inpaint(pipes, sized, np.asarray(work), crops.work_mask(mask, crop), references,
+                   strength, on_step)  # fmt: skip
+    return crops.paste(image, crops.back_to_size(made, crop), mask, crop)
 
 
 class Adapters:

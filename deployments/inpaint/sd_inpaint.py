@@ -1,50 +1,23 @@
 """Stable Diffusion 1.5 inpainting (diffusers StableDiffusionInpaintPipeline): repaint the
 masked part of a photo from a text prompt.
 
-The model works at its native resolution (512 px for SD 1.5), so a crop around the mask, with
-context, is scaled to it rather than the whole photo: a small mask on a large photo keeps its
-detail. Only the masked region (plus a feathered band outside it) is pasted back; every other
-pixel of the original is returned unchanged, since the VAE round trip alters the whole crop.
+The model works at its native resolution (512 px for SD 1.5) on a crop around the mask, pasted
+back through a feathered mask (deployments/common/crops.py): every pixel outside the mask's
+band is returned unchanged.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from deployments.common.crops import Crop, back_to_size, paste, plan_crop, work_mask
 from deployments.common.device import DeviceConfig, apply_torch
-from deployments.common.lazy import cv2
 
-MIN_CONTEXT_PX = 32  # context kept around the mask's bounding box, at least
-CONTEXT = 0.5  # ... or this fraction of the box's longest side
-MAX_ASPECT = 2.0  # crops are widened towards this aspect ratio at most: SD dislikes slivers
-FEATHER_WORK_PX = 8  # blend band outside the mask, in working pixels (one SD latent pixel)
 MULTIPLE = 8  # VAE + UNet need sides divisible by 8
-
-
-@dataclass(frozen=True)
-class Crop:
-    """Where the pipeline works: a box of the original and the size it is scaled to."""
-
-    x0: int
-    y0: int
-    x1: int
-    y1: int
-    work: tuple[int, int]  # (width, height), multiples of MULTIPLE
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return self.x1 - self.x0, self.y1 - self.y0
-
-    @property
-    def feather(self) -> int:
-        """Blend band in original pixels: FEATHER_WORK_PX working pixels."""
-        scale = max(self.size) / max(self.work)
-        return max(1, math.ceil(FEATHER_WORK_PX * scale))
 
 
 def load(path: Path, device: DeviceConfig):
@@ -82,41 +55,6 @@ def effective_steps(steps: int, strength: float) -> int:
     """Denoising steps run: strength < 1 starts part-way down the schedule (diffusers'
     get_timesteps)."""
     return min(int(steps * strength), steps)
-
-
-def _round(value: float) -> int:
-    return max(MULTIPLE, round(value / MULTIPLE) * MULTIPLE)
-
-
-def _widen(lo: int, hi: int, want: int, limit: int) -> tuple[int, int]:
-    """Grow [lo, hi) to `want` long around its centre, shifted to stay inside [0, limit)."""
-    want = min(want, limit)
-    if hi - lo >= want:
-        return lo, hi
-    lo = max(0, (lo + hi - want) // 2)
-    hi = min(limit, lo + want)
-    return hi - want, hi
-
-
-def plan_crop(mask: np.ndarray, native: int) -> Crop:
-    ys, xs = np.nonzero(mask)
-    height, width = mask.shape
-    x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
-    pad = max(MIN_CONTEXT_PX, round(CONTEXT * max(x1 - x0, y1 - y0)))
-    x0, x1 = max(0, x0 - pad), min(width, x1 + pad)
-    y0, y1 = max(0, y0 - pad), min(height, y1 + pad)
-    x0, x1 = _widen(x0, x1, math.ceil((y1 - y0) / MAX_ASPECT), width)
-    y0, y1 = _widen(y0, y1, math.ceil((x1 - x0) / MAX_ASPECT), height)
-    scale = native / max(x1 - x0, y1 - y0)
-    return Crop(x0, y0, x1, y1, (_round((x1 - x0) * scale), _round((y1 - y0) * scale)))
-
-
-def feather_alpha(mask: np.ndarray, radius: int) -> np.ndarray:
-    """1 inside the mask, falling linearly to 0 at `radius` pixels outside it; exactly 0
-    beyond, so those pixels keep their original values."""
-    outside = (mask == 0).astype(np.uint8)
-    distance = cv2.distanceTransform(outside, cv2.DIST_L2, 5)
-    return np.clip(1.0 - distance / radius, 0.0, 1.0).astype(np.float32)
 
 
 def _check(image: np.ndarray, mask: np.ndarray, steps: int, strength: float) -> None:
@@ -160,35 +98,19 @@ def inpaint(
     (effective_steps), and the fractions count those, ending at 1.0."""
     _check(image, mask, steps, strength)
     job = Job(prompt, negative_prompt, steps, cfg_scale, strength, seed)
-    crop = plan_crop(mask, native_size(pipe))
-    box = (slice(crop.y0, crop.y1), slice(crop.x0, crop.x1))
-    generated = _generate(pipe, image[box], mask[box] > 0, crop, job, on_step)
+    crop = plan_crop(mask, native_size(pipe), MULTIPLE)
+    generated = _generate(pipe, image[crop.box], work_mask(mask, crop), crop, job, on_step)
     return paste(image, generated, mask, crop)
 
 
-def paste(image: np.ndarray, generated: np.ndarray, mask: np.ndarray, crop: Crop) -> np.ndarray:
-    """`generated` (the crop's size) over `image`, through the feathered mask only."""
-    box = (slice(crop.y0, crop.y1), slice(crop.x0, crop.x1))
-    alpha = feather_alpha(mask[box], crop.feather)
-    touched = alpha > 0
-    weight = alpha[touched][:, None]
-    output = image.copy()
-    region = output[box]
-    blended = region[touched] * (1.0 - weight) + generated[touched] * weight
-    region[touched] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
-    return output
-
-
 def _generate(pipe, image, mask, crop: Crop, job: Job, on_step) -> np.ndarray:
-    """The pipeline on the crop at working size; returns the crop's size, uint8."""
+    """The pipeline on the crop at working size (`mask` already is); returns the crop's size,
+    uint8."""
     import torch
     from PIL import Image
 
     width, height = crop.work
     work_image = Image.fromarray(image).resize(crop.work, Image.Resampling.LANCZOS)
-    # any coverage of a working pixel counts as masked: the repainted area covers the mask
-    coverage = cv2.resize(mask.astype(np.float32), crop.work, interpolation=cv2.INTER_AREA)
-    work_mask = Image.fromarray(np.where(coverage > 0, 255, 0).astype(np.uint8))
 
     def step_end(pipeline, step: int, timestep, tensors: dict) -> dict:
         if on_step is not None:
@@ -201,7 +123,7 @@ def _generate(pipe, image, mask, crop: Crop, job: Job, on_step) -> np.ndarray:
             prompt=job.prompt,
             negative_prompt=job.negative_prompt or None,
             image=work_image,
-            mask_image=work_mask,
+            mask_image=Image.fromarray(mask),
             height=height,
             width=width,
             num_inference_steps=job.steps,
@@ -212,4 +134,4 @@ def _generate(pipe, image, mask, crop: Crop, job: Job, on_step) -> np.ndarray:
             callback_on_step_end=step_end,
         ).images[0]
     result = np.clip(np.rint(result * 255.0), 0, 255).astype(np.uint8)
-    return cv2.resize(result, crop.size, interpolation=cv2.INTER_CUBIC)
+    return back_to_size(result, crop)

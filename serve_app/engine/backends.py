@@ -111,6 +111,17 @@ class MaskedCall(Call):
         return mask
 
 
+class Routed:
+    """One operation on several deployments: the job's `runner` param names the backend
+    (none: the one under "")."""
+
+    def __init__(self, routes: dict[str, Backend]):
+        self.routes = routes
+
+    def stream(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
+        return self.routes[params.get("runner") or ""].stream(image, params)
+
+
 # Failures of the machinery rather than of the job: the replica died, was being replaced, or
 # could not be reached. Worth another try once Serve has a replica again.
 _RETRYABLE = {

@@ -24,8 +24,7 @@ from serve_app.engine import custom_models
 from serve_app.engine.backends import Backend, Call
 from serve_app.operations import upscale
 from serve_app.operations._operation import Given, Plan
-from serve_app.operations._params import Output, integer, number
-from serve_app.operations.inpaint import prompt_text
+from serve_app.operations._params import Output, integer, number, prompt_text
 
 GROUP = "generate"  # models.yaml `operation:` of the generator models
 MAX_PROMPT_CHARS = 2000  # the text encoder reads 512 tokens: ~2,000 characters of English
@@ -45,6 +44,7 @@ NAMED_RATIOS = {
 }
 MAX_RATIO = 4.0  # 4:1 at most either way
 UPSCALER = "Upscaler"  # the upscale operation's deployment
+GENERATOR = "Generator"  # generate's and edit's deployment (inpaint's masked edit too)
 GENERATE_SHARE = 0.9  # of the progress, when an upscale follows
 _W_H = re.compile(r"^\s*(\d{1,4})\s*[:x/]\s*(\d{1,4})\s*$")
 

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from serve_app.core import parsing
-from serve_app.core.errors import InvalidParameter
+from serve_app.core.errors import InvalidParameter, PromptTooLong
 from serve_app.engine.images import OUTPUT_FORMATS
 
 
@@ -89,6 +89,26 @@ def parse_format(value: Any, default: str = "png") -> str:
 
 OutputFormat = Annotated[Literal["png", "jpg", "webp"], BeforeValidator(parse_format)]
 Quality = integer(1, 100, "jpg/webp quality")
+
+
+# CLIP reads 77 tokens (~300-400 characters of English); longer prompts would be cut silently
+MAX_PROMPT_CHARS = 400
+
+
+def read_prompt(value: Any, name: str, limit: int = MAX_PROMPT_CHARS) -> str | None:
+    if not isinstance(value, str):
+        raise InvalidParameter(f"{name} must be text.")
+    text = " ".join(value.split())
+    if len(text) > limit:
+        raise PromptTooLong(f"{name} is {len(text)} characters; at most {limit}.")
+    return text or None
+
+
+def prompt_text(description: str, limit: int = MAX_PROMPT_CHARS) -> Any:
+    """Text of at most `limit` characters (CLIP reads 77 tokens: ~400), whitespace folded."""
+    reader = BeforeValidator(lambda value, info: read_prompt(value, info.field_name, limit))
+    text = Annotated[str, Field(max_length=limit)]
+    return Annotated[text | None, reader, Field(description=description)]
 
 
 class Output(Params):

@@ -105,30 +105,16 @@ class LocalMattingBackend:
 
 
 class LocalGenerateBackend:
-    """The Generator's pipelines in-process (the tiny random FLUX.2 [klein] fixture), one call
-    at a time as in the deployment (a pipeline is not reentrant)."""
+    """The Generator's job runner in-process, on the tiny random FLUX.2 [klein] fixture."""
 
-    def __init__(self, pipeline_dir: Path):
-        import threading
-
+    def __init__(self, pipeline_dir: Path, native: int = 64):
         from deployments.generate import flux2
+        from deployments.generate.runner import Runner
 
         config = plan(2, 0, cuda_available=False)
-        self.pipes = flux2.load(pipeline_dir, config)
-        flux2.place(self.pipes, config, offload=False)
-        self.gate = threading.Lock()
-        self.adapters = flux2.Adapters()
+        pipes = flux2.load(pipeline_dir, config)
+        flux2.place(pipes, config, offload=False)
+        self.runner = Runner(pipes, native)
 
-    async def stream(self, image, params):
-        from deployments.common.stepping import in_thread
-        from deployments.generate import flux2
-        from deployments.generate.generator import job_of, references
-
-        job, refs = job_of(params), references(image, params)
-
-        def work(on_step):
-            self.adapters.use(self.pipes, params.get("lora"), params.get("lora_sha256"))
-            return flux2.generate(self.pipes, job, refs, on_step)
-
-        async for event in in_thread(work, self.gate):
-            yield {"image": event["result"], "seed": job.seed} if "result" in event else event
+    def stream(self, image, params):
+        return self.runner.stream(image, params)

@@ -196,7 +196,9 @@ async def test_a_custom_model_changes_its_own_jobs_only_and_stays_loaded(generat
     after = (await collect(generator, None, params()))[-1]["image"]
     assert not np.array_equal(base, styled) and np.array_equal(base, after)
     again = (await collect(generator, None, params(lora=lora, lora_sha256=sha)))[-1]["image"]
-    assert np.array_equal(again, styled) and list(generator.adapters.loaded) == [f"lora_{sha[:16]}"]
+    assert np.array_equal(again, styled) and list(generator.runner.adapters.loaded) == [
+        f"lora_{sha[:16]}"
+    ]
 
 
 def test_adapters_past_the_limit_are_deleted(pipes, pipeline_dir):
@@ -207,3 +209,18 @@ def test_adapters_past_the_limit_are_deleted(pipes, pipeline_dir):
     assert pipes.text.get_list_adapters()["transformer"] == ["lora_" + "2" * 16]
     adapters.use(pipes, None, None)
     pipes.text.delete_adapters(["lora_" + "2" * 16])
+
+
+def test_the_masked_edit_repaints_the_mask_only_at_the_input_size(pipes, astronaut):
+    photo_ = np.ascontiguousarray(np.concatenate([astronaut, astronaut], axis=1))  # 160x80
+    mask = np.zeros(photo_.shape[:2], np.uint8)
+    mask[30:50, 100:130] = 255
+    steps = []
+    out = flux2.masked_edit(pipes, job(), photo_, mask, [astronaut], 1.0, 64, steps.append)
+    assert out.shape == photo_.shape and steps[-1] == 1.0
+    assert (out != photo_).any(axis=2)[mask > 0].mean() > 0.9
+    far = np.ones(mask.shape, bool)
+    far[15:65, 85:145] = False  # the mask and its feathered edge (12 px at this scale)
+    assert np.array_equal(out[far], photo_[far])
+    with pytest.raises(ValueError, match="empty"):
+        flux2.masked_edit(pipes, job(), photo_, np.zeros_like(mask), [], 1.0, 64)

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+from deployments.common import crops
 from deployments.common.replica import ModelNotLoaded
 from deployments.inpaint import sd_inpaint
 from loadtest.photos import photo
@@ -80,19 +81,19 @@ def test_fixture_is_the_official_layout_and_loads_offline(pipeline_dir, pipe):
 def test_crop_scales_the_mask_region_to_the_native_resolution():
     mask = np.zeros((1000, 1500), np.uint8)
     mask[400:460, 700:740] = 1
-    crop = sd_inpaint.plan_crop(mask, 512)
+    crop = crops.plan_crop(mask, 512)
     assert crop.x0 <= 700 - 32 and crop.x1 >= 740 + 32
     assert crop.y0 <= 400 - 32 and crop.y1 >= 460 + 32
     width, height = crop.work
     assert max(crop.work) == 512 and width % 8 == 0 and height % 8 == 0
     assert abs(width / height - (crop.x1 - crop.x0) / (crop.y1 - crop.y0)) < 0.05
-    assert max(crop.size) / min(crop.size) <= sd_inpaint.MAX_ASPECT + 0.01
+    assert max(crop.size) / min(crop.size) <= crops.MAX_ASPECT + 0.01
 
 
 def test_crop_of_a_sliver_is_widened_and_stays_inside_the_image():
     mask = np.zeros((300, 2000), np.uint8)
     mask[290:300, 100:1900] = 1  # a thin strip along the bottom edge
-    crop = sd_inpaint.plan_crop(mask, 512)
+    crop = crops.plan_crop(mask, 512)
     assert (crop.x0, crop.x1) == (0, 2000)
     assert crop.y1 == 300 and crop.y1 - crop.y0 == 300  # the whole height: the most there is
     assert crop.work == (512, 80)
@@ -101,7 +102,7 @@ def test_crop_of_a_sliver_is_widened_and_stays_inside_the_image():
 def test_inpaint_repaints_the_mask_and_leaves_the_rest_untouched(pipe, astronaut, mask, repainted):
     out, _ = repainted
     assert out.shape == astronaut.shape and out.dtype == np.uint8
-    crop = sd_inpaint.plan_crop(mask, sd_inpaint.native_size(pipe))
+    crop = crops.plan_crop(mask, sd_inpaint.native_size(pipe))
     distance = cv2.distanceTransform((mask == 0).astype(np.uint8), cv2.DIST_L2, 5)
     outside = distance >= crop.feather
     assert outside.mean() > 0.7

@@ -199,6 +199,37 @@ async def test_bad_requests_are_clear_and_free(
     assert await money(gen_rt, account_id) == (20, 0)
 
 
+async def test_inpaint_on_the_generator_takes_a_reference_and_keeps_the_rest(
+    gen_rt, gen_client, customer, generator
+):
+    from serve_app.engine.backends import Routed
+    from tests.helpers.dispatch import dispatching
+
+    _, headers = customer
+    mask = np.zeros((90, 120), np.uint8)
+    mask[30:60, 40:80] = 255
+    files = {
+        "image": ("a.png", COFFEE),
+        "mask": ("m.png", encode(mask)),
+        "reference_image": ("r.png", ASTRONAUT),
+    }
+    form = {"prompt": "a red apple", "model": "flux2-klein-4b", "seed": "5"}
+    sent = await gen_client.post("/v1/inpaint", headers=headers, files=files, data=form)
+    inpaint = Routed({"Generator": generator})
+    async with dispatching(gen_rt, {"inpaint": inpaint}, "gen-inpaint"):
+        job, rgb = await done(gen_rt, sent)
+    params = job.params
+    assert (params["runner"], params["steps"], params["guidance"]) == ("Generator", 4, 1.0)
+    assert params["reference_key"] and job.cost == 2 and job.seed == 5
+    original = images.decode(COFFEE).rgb
+    assert rgb.shape == original.shape
+    assert (rgb != original).any(axis=2)[mask > 0].mean() > 0.9
+    assert np.array_equal(rgb[:, :20], original[:, :20])  # far from the mask: untouched
+    sd = {**files, "mask": ("m.png", encode(mask))}
+    response = await gen_client.post("/v1/inpaint", headers=headers, files=sd, data={"prompt": "x"})
+    assert "generator" in assert_error(response, 400, "invalid_parameter")["detail"]
+
+
 # --- custom models (LoRA) --------------------------------------------------------------
 
 
