@@ -1,9 +1,9 @@
 """The Generator Serve deployment: FLUX.2 [klein] (deployments/generate/flux2.py), one set of
-pipelines per replica, its jobs run one at a time by a Runner (deployments/generate/runner.py)
+pipelines per replica, its jobs run one at a time by a Runner (deployments/generate/generation.py)
 with step progress and cancellation between steps (deployments/common/stepping.py).
 
 run(image, params): `image` is None for text-to-image, else the first photo (the params and
-events: runner.py). Custom models stay loaded for the next jobs.
+events: generation.py). Custom models stay loaded for the next jobs.
 
 user_config: {offload: bool} (model CPU offload, for GPUs smaller than the model).
 """
@@ -20,7 +20,7 @@ from ray import serve
 from deployments.common.memory import gives_memory_back
 from deployments.common.replica import ModelReplica
 from deployments.generate import flux2
-from deployments.generate.runner import Runner
+from deployments.generate.generation import Runner
 from serve_app.core.catalog import ModelSpec
 
 OPERATION = "generate"

@@ -20,7 +20,7 @@ from pydantic import BeforeValidator, Field, field_validator
 
 from serve_app.core.catalog import Catalog, ModelSpec
 from serve_app.core.errors import InvalidParameter, ModelUnavailable, PixelTooSmall
-from serve_app.engine import custom_models
+from serve_app.engine import loras
 from serve_app.engine.backends import Backend, Call
 from serve_app.operations import upscale
 from serve_app.operations._operation import Given, Plan
@@ -113,9 +113,9 @@ async def custom_model(rt, account_id: str, params: dict) -> tuple[dict, dict]:
     """`model=custom:<name>`: the account's (or a published) LoRA on its base model; the job
     gets the adapter's blob key, which no client can set."""
     name = params.get("model")
-    if not (isinstance(name, str) and name.startswith(custom_models.PREFIX)):
+    if not (isinstance(name, str) and name.startswith(loras.PREFIX)):
         return params, {}
-    found = await custom_models.find(rt, account_id, name.removeprefix(custom_models.PREFIX))
+    found = await loras.find(rt, account_id, name.removeprefix(loras.PREFIX))
     prompt = with_trigger_words(params.get("prompt"), found.trigger_words)
     private = {"lora_key": found.key, "lora_sha256": found.sha256, "custom_model": name}
     return {**params, "model": found.base_model, "prompt": prompt}, private

@@ -109,7 +109,7 @@ class LocalGenerateBackend:
 
     def __init__(self, pipeline_dir: Path, native: int = 64):
         from deployments.generate import flux2
-        from deployments.generate.runner import Runner
+        from deployments.generate.generation import Runner
 
         config = plan(2, 0, cuda_available=False)
         pipes = flux2.load(pipeline_dir, config)

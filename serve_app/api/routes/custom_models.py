@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile
 from serve_app.api.deps import AdminOnly, CurrentAccount, RuntimeDep
 from serve_app.core.errors import CustomModelExists, ImageTooLarge, InvalidLora, InvalidParameter
 from serve_app.core.runtime import Runtime
-from serve_app.engine import custom_models
+from serve_app.engine import loras
 
 router = APIRouter(tags=["custom models"])
 
@@ -47,27 +47,27 @@ async def upload(request: Request, account: CurrentAccount, rt: RuntimeDep) -> d
     """A LoRA checked against its base model (default: the first generator), kept until
     deleted. Its trigger words are put in front of every prompt that lacks them."""
     data, fields = await _file(request, rt)
-    name = custom_models.check_name(fields.get("name"))
-    words = custom_models.trigger_words(fields.get("trigger_words"))
-    base = fields.get("base_model") or custom_models.default_base(rt.catalog)
-    folder = custom_models.base_dir(rt.catalog, base)
-    shape = await asyncio.to_thread(custom_models.inspect, data, folder)
+    name = loras.check_name(fields.get("name"))
+    words = loras.trigger_words(fields.get("trigger_words"))
+    base = fields.get("base_model") or loras.default_base(rt.catalog)
+    folder = loras.base_dir(rt.catalog, base)
+    shape = await asyncio.to_thread(loras.inspect, data, folder)
     if await rt.redis.hexists(rt.keys.custom_models(account.id), name):
         raise CustomModelExists(f"You have a custom model {name!r}: delete it first.")
-    model = custom_models.new(account.id, name, base, words, data, shape, rt.clock())
-    return {"ok": True, **(await custom_models.save(rt, model, data)).view()}
+    model = loras.new(account.id, name, base, words, data, shape, rt.clock())
+    return {"ok": True, **(await loras.save(rt, model, data)).view()}
 
 
 @router.get("/v1/custom-models")
 async def listed(account: CurrentAccount, rt: RuntimeDep) -> dict:
-    found = await custom_models.listed(rt, account.id)
+    found = await loras.listed(rt, account.id)
     return {"ok": True, "models": [model.view() for model in found]}
 
 
 @router.delete("/v1/custom-models/{name}")
 async def delete(name: str, account: CurrentAccount, rt: RuntimeDep) -> dict:
-    model = await custom_models.delete(rt, account.id, custom_models.check_name(name))
-    return {"ok": True, "model": custom_models.PREFIX + model.name, "deleted": True}
+    model = await loras.delete(rt, account.id, loras.check_name(name))
+    return {"ok": True, "model": loras.PREFIX + model.name, "deleted": True}
 
 
 class Publish(BaseModel):
@@ -78,5 +78,5 @@ class Publish(BaseModel):
 @router.post("/admin/custom-models/publish", dependencies=[AdminOnly])
 async def publish(body: Publish, rt: RuntimeDep) -> dict:
     """An account's custom model, usable by every account under the same name."""
-    model = await custom_models.publish(rt, body.account_id, custom_models.check_name(body.name))
+    model = await loras.publish(rt, body.account_id, loras.check_name(body.name))
     return {"ok": True, **model.view()}

@@ -23,7 +23,7 @@ from serve_app.billing import credits, ratelimit
 from serve_app.billing.accounts import Account
 from serve_app.core.errors import CustomModelNotFound, InvalidModel, JobNotFound
 from serve_app.core.runtime import Runtime
-from serve_app.engine import custom_models, jobs
+from serve_app.engine import jobs, loras
 from serve_app.engine.jobs import Job, JobStatus
 from serve_app.vendors.productai import mapping
 
@@ -119,11 +119,11 @@ async def generate_custom_model(request: Request) -> Response:
     body = json_object(await request.body())
     name = body.get("model")
     try:
-        found = await custom_models.find(rt, account.id, str(name))
+        found = await loras.find(rt, account.id, str(name))
     except CustomModelNotFound as exc:
         raise InvalidModel(f"No custom model {name!r} on this account.") from exc
     (photo,) = await _photos({"image_url": _one(body.get("image_url"))}, rt, required=True)
-    params = {"prompt": body.get("prompt"), "model": custom_models.PREFIX + found.name}
+    params = {"prompt": body.get("prompt"), "model": loras.PREFIX + found.name}
     sent = Submission(photo, {k: v for k, v in params.items() if v is not None})
     op, job_id = operations.get("edit"), await next_id(rt)
     return await submission.submit_read(

@@ -10,7 +10,7 @@ import warnings
 import pytest
 
 from serve_app.core.errors import InvalidLora, InvalidParameter
-from serve_app.engine import custom_models
+from serve_app.engine import loras
 from tests.helpers.model_fixtures import flux2_klein
 
 
@@ -34,8 +34,8 @@ def tensors(**named) -> bytes:
 
 
 def test_a_peft_lora_and_a_kohya_one_are_accepted(base, made):
-    assert custom_models.inspect(made, base) == (4, 4)  # rank 4: q, k, v, out of one block
-    assert custom_models.inspect(flux2_klein.lora(base, rank=2, kohya=True), base) == (2, 4)
+    assert loras.inspect(made, base) == (4, 4)  # rank 4: q, k, v, out of one block
+    assert loras.inspect(flux2_klein.lora(base, rank=2, kohya=True), base) == (2, 4)
 
 
 def test_a_pickle_is_refused_whatever_its_name(base):
@@ -44,9 +44,9 @@ def test_a_pickle_is_refused_whatever_its_name(base):
     buffer = io.BytesIO()
     torch.save({"transformer.x.lora_A.weight": torch.zeros(2, 2)}, buffer)
     with pytest.raises(InvalidLora, match="safetensors"):
-        custom_models.inspect(buffer.getvalue(), base)
+        loras.inspect(buffer.getvalue(), base)
     with pytest.raises(InvalidLora, match="safetensors"):
-        custom_models.inspect(b"\x80\x04\x95" + b"\x00" * 64, base)
+        loras.inspect(b"\x80\x04\x95" + b"\x00" * 64, base)
 
 
 @pytest.mark.parametrize(
@@ -73,15 +73,15 @@ def test_a_pickle_is_refused_whatever_its_name(base):
 )
 def test_keys_and_shapes_are_checked_against_the_base_model(base, named, reason):
     with pytest.raises(InvalidLora, match=reason):
-        custom_models.inspect(tensors(**named), base)
+        loras.inspect(tensors(**named), base)
 
 
 @pytest.mark.parametrize("raw", ["a,b", '["a", "b"]', ["a", " b "]])
 def test_trigger_words(raw):
-    assert custom_models.trigger_words(raw) == ("a", "b")
+    assert loras.trigger_words(raw) == ("a", "b")
 
 
 @pytest.mark.parametrize("name", ["", "Big", "-x", "a" * 41, "a b", "a/b", 3])
 def test_bad_names(name):
     with pytest.raises(InvalidParameter):
-        custom_models.check_name(name)
+        loras.check_name(name)
