@@ -24,6 +24,11 @@ def download_url(job: Job, path: str, base_url: str, url_secret: str, expires: i
     return f"{base_url.rstrip('/')}/v1/jobs/{job.job_id}/{path}?{query}"
 
 
+def shown(params: dict[str, Any]) -> dict[str, Any]:
+    """A job's parameters as its owner sees them: not where the server keeps its files."""
+    return {k: v for k, v in params.items() if not k.endswith("_key") and k != "lora_sha256"}
+
+
 def job_body(job: Job, base_url: str, url_secret: str = "", url_expires: int = 0) -> dict[str, Any]:
     body: dict[str, Any] = {
         "ok": True,
@@ -37,7 +42,7 @@ def job_body(job: Job, base_url: str, url_secret: str = "", url_expires: int = 0
         "completed_at": iso(job.completed_at),
         "width": job.width or job.params.get("out_width"),
         "height": job.height or job.params.get("out_height"),
-        "params": job.params,
+        "params": shown(job.params),
     }
     if job.status == JobStatus.DONE:
         body["result_url"] = download_url(job, "download", base_url, url_secret, url_expires)
