@@ -91,24 +91,26 @@ def _images(arrays: list[np.ndarray]) -> list | None:
     return [Image.fromarray(array) for array in arrays] or None
 
 
-def _common(job: Generation, on_step) -> dict[str, Any]:
+def _common(job: Generation, on_step, seeds: list[int] | None = None) -> dict[str, Any]:
     import torch
 
+    seeds = seeds or [job.seed]
     return {
         "prompt": job.prompt,
         "height": job.height,
         "width": job.width,
         "num_inference_steps": job.steps,
         "guidance_scale": job.guidance,
-        "generator": torch.Generator("cpu").manual_seed(job.seed),
+        # a CPU generator per image: a seed gives the same noise alone or in a batch
+        "generator": [torch.Generator("cpu").manual_seed(seed) for seed in seeds],
         "output_type": "np",
         "callback_on_step_end": _on_step(on_step),
         "max_sequence_length": MAX_SEQUENCE,
     }
 
 
-def _uint8(images) -> np.ndarray:
-    return np.clip(np.rint(images[0] * 255.0), 0, 255).astype(np.uint8)
+def _uint8(images) -> list[np.ndarray]:
+    return [np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8) for image in images]
 
 
 def generate(
@@ -121,7 +123,22 @@ def generate(
     _check_size(job)
     with torch.inference_mode():
         out = pipes.text(image=_images(references), **_common(job, on_step))
-    return _uint8(out.images)
+    return _uint8(out.images)[0]
+
+
+def generate_many(pipes: Pipelines, jobs: list[Generation], on_step=None) -> list[np.ndarray]:
+    """Text-to-image jobs of one size, steps and guidance in one pipeline call (a batch);
+    each its own prompt and seed. Blocking."""
+    import torch
+
+    first = jobs[0]
+    if any((j.width, j.height, j.steps, j.guidance) != (first.width, first.height, first.steps,
+           first.guidance) for j in jobs):  # fmt: skip
+        raise ValueError("a batch is jobs of one size, steps and guidance")
+    _check_size(first)
+    common = {**_common(first, on_step, [j.seed for j in jobs]), "prompt": [j.prompt for j in jobs]}
+    with torch.inference_mode():
+        return _uint8(pipes.text(**common).images)
 
 
 def inpaint(
@@ -148,7 +165,7 @@ def inpaint(
             strength=strength,
             **_common(job, on_step),
         )
-    return _uint8(out.images)
+    return _uint8(out.images)[0]
 
 
 def masked_edit(

@@ -9,13 +9,16 @@ lora_sha256 (a custom model). Events: {"progress"}, then {"image", "seed"}.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from deployments.common.stepping import in_thread
+from deployments.common.stepping import Cancelled, in_thread
 from deployments.generate import flux2
 
 
@@ -33,6 +36,29 @@ def job_of(params: dict[str, Any]) -> flux2.Generation:
 
 def references(image: np.ndarray | None, params: dict[str, Any]) -> list[np.ndarray]:
     return [r for r in (image, params.get("reference")) if r is not None]
+
+
+def batch_key(params: dict[str, Any]) -> tuple | None:
+    """Jobs with the same key can share one pipeline call: text-to-image of one size, steps,
+    guidance and custom model (None: a job that runs alone)."""
+    if params.get("mask") is not None or params.get("reference") is not None:
+        return None
+    job = job_of(params)
+    return job.width, job.height, job.steps, job.guidance, params.get("lora_sha256")
+
+
+@dataclass(eq=False)
+class Member:
+    """A job in a batch: its params, and the queue its stream reads events from."""
+
+    params: dict[str, Any]
+    events: asyncio.Queue = field(default_factory=asyncio.Queue)
+    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.get_running_loop)
+    cancelled: bool = False
+
+    def send(self, event: dict) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop may have closed under a cancel
+            self.loop.call_soon_threadsafe(self.events.put_nowait, event)
 
 
 class Runner:
@@ -61,3 +87,43 @@ class Runner:
                 yield {"image": event["result"], "seed": int(params["seed"])}
             else:
                 yield event
+
+    def run_batch(self, members: list[Member]) -> None:
+        """Jobs of one batch_key in one pipeline call, in this thread, holding the lock; each
+        member gets its progress and its image (or the error). It stops between steps only
+        when every member has gone."""
+
+        def on_step(fraction: float) -> None:
+            if all(m.cancelled for m in members):
+                raise Cancelled
+            for member in members:
+                member.send({"progress": fraction})
+
+        first = members[0].params
+        try:
+            with self.gate:
+                self.adapters.use(self.pipes, first.get("lora"), first.get("lora_sha256"))
+                jobs = [job_of(m.params) for m in members]
+                made = flux2.generate_many(self.pipes, jobs, on_step)
+        except BaseException as exc:  # every member's stream raises it
+            for member in members:
+                member.send({"error": exc})
+            return
+        for member, image, job in zip(members, made, jobs, strict=True):
+            member.send({"image": image, "seed": job.seed})
+
+
+async def batched(submit: Callable, params: dict[str, Any]) -> AsyncIterator[dict]:
+    """A job's events when it goes through a batch queue (`submit(member)` awaits the
+    batch); closing the stream marks it gone."""
+    member = Member(params)
+    task = asyncio.ensure_future(submit(member))
+    try:
+        while "progress" in (event := await member.events.get()):
+            yield event
+    finally:
+        member.cancelled = True
+    await task
+    if "error" in event:
+        raise event["error"]
+    yield event

@@ -169,12 +169,46 @@ async def test_without_weights_the_model_is_missing(generator_env):
         await anext(replica.run(None, params()))
 
 
-def test_offload_is_the_only_setting():
+def test_offload_and_batching_are_the_settings():
+    from deployments.common.batching import BatchSettings
     from deployments.generate.generator import Generator
 
-    assert Generator.func_or_class.parse_config({"offload": True}) is True
+    parse = Generator.func_or_class.parse_config
+    assert parse({"offload": True}) == (True, BatchSettings())
+    batching = {"max_batch_size": 4, "batch_wait_timeout_s": 0.05}
+    assert parse({"batching": batching}) == (False, BatchSettings(**batching))
     with pytest.raises(ValueError, match="unknown"):
-        Generator.func_or_class.parse_config({"offlaod": True})
+        parse({"offlaod": True})
+
+
+async def test_text_jobs_of_one_size_share_a_pipeline_call(generator, monkeypatch):
+    """Three concurrent text-to-image jobs of one size: one pipeline call with a batch of 3
+    (the transformer's inputs counted), each its own seed's image, the same as alone; a job
+    of another size runs in its own call."""
+    from types import SimpleNamespace
+
+    from ray import serve
+
+    replica = SimpleNamespace(_deployment_config=SimpleNamespace(max_ongoing_requests=8))
+    monkeypatch.setattr(serve, "get_replica_context", lambda: replica)
+    alone = [(await collect(generator, None, params(seed=s)))[-1]["image"] for s in (1, 2)]
+    generator.reconfigure({"batching": {"max_batch_size": 4, "batch_wait_timeout_s": 0.5}})
+    batches = []
+    hook = generator.network.text.transformer.register_forward_hook(
+        lambda module, args, kwargs, out: batches.append(kwargs["hidden_states"].shape[0]),
+        with_kwargs=True,
+    )
+    try:
+        asked = [params(seed=1), params(seed=2), params(seed=3), params(seed=4, work_width=128)]
+        runs = await asyncio.gather(*(collect(generator, None, p) for p in asked))
+    finally:
+        hook.remove()
+    assert sorted(batches) == [1, 1, 3, 3]  # two steps of the batch of 3, two of the other
+    assert [e["progress"] for e in runs[0][:-1]] == [0.5, 1.0]
+    assert np.array_equal(runs[0][-1]["image"], alone[0])
+    assert np.array_equal(runs[1][-1]["image"], alone[1])
+    assert runs[3][-1]["image"].shape == (64, 128, 3) and runs[2][-1]["seed"] == 3
+    assert generator.status()["config"]["batching"]["max_batch_size"] == 4
 
 
 def test_the_masked_pipeline_keeps_the_models_dtype(pipeline_dir):
