@@ -1,5 +1,5 @@
-"""The newer surfaces (PicWish, Perfect Corp, client credentials, from_job) under malformed
-requests: always a 4xx in the surface's envelope, never a 500 or a trace, nothing charged."""
+"""The newer surfaces (PicWish, Perfect Corp, ProductAI, client credentials, from_job,
+generation, custom models) under malformed requests: always a 4xx in the surface's envelope, never a 500 or a trace, nothing charged."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ JUNK = [
     b'{"payload": {"file_sets": {"src_ids": ["' + b"a" * 5000 + b'"]}, "actions": [{"id": 0}]}}',
     b'{"files": [' + b'{"content_type": "image/png", "file_name": "x"},' * 500 + b"{}]}",
     b'{"client_id": {"$ne": 1}, "id_token": ["x"]}',
+    b'{"prompt": "x", "model": "seedream", "image_url": [[], {}, 3]}',
+    b'{"prompt": ["x"], "model": {"a": 1}, "aspect_ratio": 16.9, "resolution": null}',
+    b'{"prompt": "x", "model": "custom:../../etc", "seed": -5}',
+    b'{"prompt": "' + b"\\u0000" * 3000 + b'", "model": "gpt-low"}',
     b"\x00\xff" * 1000,
     b'{"a":' * 200 + b"1" + b"}" * 200,
 ]
@@ -32,6 +36,14 @@ ROUTES = [
     ("GET", "/api/tasks/visual/scale/..%2f..%2fetc"),
     ("POST", "/v1/upscale?from_job=*"),
     ("DELETE", "/v1/client-credentials/%2a"),
+    ("POST", "/v1/generate"),
+    ("POST", "/v1/edit"),
+    ("POST", "/v1/custom-models"),
+    ("DELETE", "/v1/custom-models/..%2f*"),
+    ("POST", "/v1/api/generate"),
+    ("POST", "/v1/api/upscale"),
+    ("POST", "/v1/api/generate-custom-model"),
+    ("GET", "/v1/api/job/-1"),
 ]
 
 
