@@ -30,6 +30,7 @@ from serve_app.api.routes import (
     health,
     models,
     status,
+    style_catalogs,
     submit,
     webhook,
 )
@@ -55,6 +56,7 @@ def native_routers() -> list[APIRouter]:
         credentials,
         custom_models,
         models,
+        style_catalogs,
         webhook,
     )
     return [submit.router(operations.all_operations()), *(m.router for m in modules)]

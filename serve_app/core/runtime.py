@@ -21,6 +21,7 @@ from serve_app.core.redis_client import connect
 from serve_app.core.scripts import Scripts
 from serve_app.core.settings import Settings
 from serve_app.core.storage import BlobStore, open_store
+from serve_app.core.styles import Styles
 
 
 class Part(Protocol):
@@ -39,6 +40,7 @@ class Runtime:
     blobs: BlobStore
     catalog: Catalog
     plans: Plans
+    styles: Styles = field(default_factory=Styles)
     clock: Callable[[], float] = field(default=clock.now)
     _parts: dict[type, Any] = field(default_factory=dict)
 
@@ -60,6 +62,7 @@ class Runtime:
             blobs=open_store(settings.blob_url, settings.blobs),
             catalog=Catalog.load(settings.models_file, settings.user_models_file, settings.weights),
             plans=Plans.load(settings.plans_file),
+            styles=Styles.load(settings.styles_dir),
         )
 
     async def close(self) -> None:

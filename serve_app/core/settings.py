@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     models_file: Path = CONFIGS / "models.yaml"
     user_models_file: Path | None = Field(None, validation_alias=AliasChoices("PHOTOSERVE_MODELS"))
     plans_file: Path = CONFIGS / "plans.yaml"
+    styles_dir: Path = CONFIGS / "styles"  # style catalogs, one <task>.yaml each
 
     admin_token: str | None = None
     key_secret: str = "change-me"

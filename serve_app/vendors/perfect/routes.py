@@ -17,6 +17,7 @@ from serve_app.api.deps import client_ip, get_runtime
 from serve_app.api.inputs import Submission, json_object
 from serve_app.api.responses import OrjsonResponse
 from serve_app.api.results import base_url, polling_interval
+from serve_app.api.routes import style_catalogs
 from serve_app.api.routes.status import owned_poll
 from serve_app.api.views import download_url, url_expiry
 from serve_app.billing import accounts, clients, credits, ratelimit
@@ -147,6 +148,63 @@ async def upload_file(file_id: str, request: Request) -> Response:
     return Response(status_code=200)
 
 
+# --- style catalogs (configs/styles/<task>.yaml) ---------------------------------------------
+
+
+def _page(items: list, page_size: int, starting_token: str | None) -> tuple[list, str | None]:
+    """Perfect's paging: up to `page_size` (1-20) from the item whose id is the token."""
+    if not 1 <= page_size <= 20:
+        raise InvalidParameter("page_size must be between 1 and 20.")
+    start = 0
+    if starting_token:
+        ids = [str(item.id) for item in items]
+        if starting_token not in ids:
+            raise InvalidParameter(
+                f"starting_token {starting_token[:30]!r} is not a page of this list."
+            )
+        start = ids.index(starting_token)
+    page = items[start : start + page_size]
+    rest = items[start + page_size :]
+    return page, (str(rest[0].id) if rest else None)
+
+
+def _titled(item, **more) -> dict:
+    # its docs give each entry an id and, in an object, a title: both places are filled
+    return {"id": item.id, "title": item.title, **more, "info": {"title": item.title, **more}}
+
+
+@router.get("/task/style-group/{task}")
+async def style_groups(
+    task: str, request: Request, page_size: int = 20, starting_token: str | None = None
+) -> dict:
+    rt = get_runtime(request)
+    await perfect_account(request, rt)
+    groups = list(rt.styles.groups(task))
+    if not groups:
+        raise NotFound(f"{task} has no style catalog.")
+    page, token = _page(groups, page_size, starting_token)
+    return {"status": 200, "result": {"next_token": token, "groups": [_titled(g) for g in page]}}
+
+
+@router.get("/task/style/{task}")
+async def styles(
+    task: str,
+    request: Request,
+    style_group_id: int = 0,
+    page_size: int = 20,
+    starting_token: str | None = None,
+) -> dict:
+    rt = get_runtime(request)
+    await perfect_account(request, rt)
+    group = next((g for g in rt.styles.groups(task) if g.id == style_group_id), None)
+    if group is None:
+        raise InvalidParameter(f"No style group {style_group_id} of {task}.")
+    page, token = _page(list(group.styles), page_size, starting_token)
+    base = base_url(request, rt)
+    listed = [_titled(s, thumb=style_catalogs.thumb_url(base, task, s)) for s in page]
+    return {"status": 200, "result": {"next_token": token, "styles": listed}}
+
+
 # --- tasks ------------------------------------------------------------------------------------
 
 
@@ -177,6 +235,35 @@ STYLE = submission.SubmitStyle(
 )
 
 
+def _style(rt: Runtime, task: str, params: dict[str, Any]):
+    """The catalog style an action names: `style_group_id` and one of `style_ids`."""
+    group, ids = params.get("style_group_id"), params.get("style_ids")
+    if not isinstance(ids, list) or len(ids) != 1:
+        raise InvalidParameter("params.style_ids must hold one style id.")
+    style = rt.styles.find(task, _int(group), _int(ids[0]))
+    if style is None:
+        raise InvalidParameter(f"No style {ids[0]!r} in group {group!r} of {task}.")
+    return style
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else -1
+
+
+async def _inputs(rt, account, task: str, spec: tasks.Task, body: tasks.TaskBody):
+    """The photo and the mask a task runs on (none for a task that takes no file)."""
+    sets = body.payload.file_sets
+    if not spec.takes_file:
+        return None, None, ""
+    if sets is None:
+        raise InvalidParameter(f"{task} needs payload.file_sets.src_ids.")
+    if spec.takes_mask and not sets.mask_ids:
+        raise NoMask(f"{task} needs mask_ids: a grayscale mask, white = remove.")
+    image = await _bytes(rt, account, sets.src_ids[0], "src_ids")
+    mask = await _bytes(rt, account, sets.mask_ids[0], "mask_ids") if spec.takes_mask else None
+    return image, mask, f"{sets.src_ids[0]}:{','.join(sets.mask_ids)}"
+
+
 @router.post("/task/{task}")
 async def run_task(task: str, request: Request) -> Response:
     """Run a task on uploaded files (or earlier results: dst_id). The same file with the
@@ -185,16 +272,16 @@ async def run_task(task: str, request: Request) -> Response:
     account = await perfect_account(request, rt)
     spec = _task(task)
     body = tasks.TaskBody.read(json_object(await request.body()))
-    sets = body.payload.file_sets
-    if spec.takes_mask and not sets.mask_ids:
-        raise NoMask(f"{task} needs mask_ids: a grayscale mask, white = remove.")
-    image = await _bytes(rt, account, sets.src_ids[0], "src_ids")
-    mask = await _bytes(rt, account, sets.mask_ids[0], "mask_ids") if spec.takes_mask else None
+    image, mask, files_key = await _inputs(rt, account, task, spec, body)
     name, params = spec.native(body.action.params)
+    if spec.styled:
+        style = _style(rt, task, body.action.params)
+        params["prompt"] = style.prompt_for(params.get("prompt", ""))
+        files_key = f"{style.id}:{hash_key(rt.settings.key_secret, params['prompt'])[:16]}"
     params[tasks.ACTION] = body.action.id
-    key = f"perfect:{task}:{sets.src_ids[0]}:{','.join(sets.mask_ids)}:{body.request_id}"
-    sent = Submission(image, params, mask)
+    key = f"perfect:{task}:{files_key}:{body.request_id}"
     op = operations.get(name)
+    sent = Submission(image, params, mask)
     return await submission.submit_read(request, rt, account, op, sent, STYLE, 0.0, key)
 
 

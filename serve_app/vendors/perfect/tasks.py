@@ -14,6 +14,7 @@ from serve_app.operations import (
     colorize,
     enhance,
     erase_object,
+    generate,
     remove_background,
     upscale,
     validated,
@@ -57,7 +58,7 @@ class FileSets(BaseModel):
 
 class Payload(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    file_sets: FileSets
+    file_sets: FileSets | None = None  # required by every task that takes a photo
     actions: list[Action] = Field(min_length=1, max_length=1)
 
 
@@ -95,10 +96,21 @@ def _enhance(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return upscale.NAME, {**out, "scale": scale}
 
 
+def _text_to_image(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Its AI Image Generator: `prompt` in the chosen style (`style_group_id`, one of
+    `style_ids`), made by the generator; the route puts the style's prompt around it."""
+    prompt = params.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InvalidParameter("params.prompt is required.")
+    return generate.NAME, {**_output(params, ("jpg",)), "prompt": prompt}
+
+
 @dataclass(frozen=True)
 class Task:
     native: Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]
     takes_mask: bool = False
+    takes_file: bool = True
+    styled: bool = False  # its action names a catalog style (configs/styles/<task>.yaml)
 
 
 TASKS = {
@@ -108,6 +120,7 @@ TASKS = {
     "background-removal": Task(lambda p: (remove_background.NAME, _output(p, ("png", "webp")))),
     "enhance": Task(_enhance),
     "colorize": Task(lambda p: (colorize.NAME, _output(p, ("jpg", "webp")))),
+    "text-to-image": Task(_text_to_image, takes_file=False, styled=True),
 }
 # the names public Perfect clients use for these tasks besides the documented slugs (README)
 ALIASES = {"obj-removal": "object-removal"}

@@ -1,5 +1,6 @@
 """The newer surfaces (PicWish, Perfect Corp, ProductAI, client credentials, from_job,
-generation, custom models) under malformed requests: always a 4xx in the surface's envelope, never a 500 or a trace, nothing charged."""
+generation, custom models) under malformed requests: always a 4xx in the surface's envelope,
+never a 500 or a trace, nothing charged."""
 
 from __future__ import annotations
 
