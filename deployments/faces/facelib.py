@@ -37,6 +37,7 @@ PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 class Face:
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 in input pixels
     landmarks: np.ndarray  # 5 x 2, float32, template order
+    shape: np.ndarray | None = None  # the 68 points (iBUG 300-W), for pose and width
 
     @property
     def area(self) -> int:
@@ -86,7 +87,7 @@ class DlibDetector:
             shape = self.predictor(image, rect)
             points = np.array([(p.x, p.y) for p in shape.parts()], np.float32)
             box = (max(0, rect.left()), max(0, rect.top()), rect.right(), rect.bottom())
-            faces.append(Face(box, five_points(points)))
+            faces.append(Face(box, five_points(points), points))
         return sorted(faces, key=lambda f: f.area, reverse=True)[:max_faces]
 
 
