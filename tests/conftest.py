@@ -74,6 +74,7 @@ EDIT_FIXTURES = {
     "sd-inpainting": "sd_inpaint",
     "ddcolor-modelscope": "ddcolor",
     "flux2-klein-4b": "flux2_klein",
+    "parsing-bisenet": "bisenet",
 }
 
 

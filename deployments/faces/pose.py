@@ -46,9 +46,12 @@ class FaceCheckFailed(ValueError):
     """A photo a styling task cannot take; `code` is Perfect's."""
 
     def __init__(self, code: str, detail: str):
-        super().__init__(detail)
+        super().__init__(code, detail)  # both in args: it crosses Ray's pickling whole
         self.code = code
         self.detail = detail
+
+    def __str__(self) -> str:
+        return self.detail
 
 
 def roll(shape: np.ndarray) -> float:

@@ -118,3 +118,24 @@ class LocalGenerateBackend:
 
     def stream(self, image, params):
         return self.runner.stream(image, params)
+
+
+class LocalFaceAnalyzer:
+    """The FaceAnalyzer's region in-process, called as the styling backend calls its handle
+    (`analyzer.region.remote(image, params)`): dlib and the random-weight BiSeNet fixture."""
+
+    def __init__(self, parser_path: Path):
+        from types import SimpleNamespace
+
+        from deployments.faces import facelib, parsing_network
+
+        self.detector = facelib.DlibDetector()
+        self.network = parsing_network.load(parser_path, plan(2, 0, cuda_available=False))
+        self.region = SimpleNamespace(remote=self._region)
+
+    async def _region(self, image, params):
+        from deployments.faces import hair
+
+        return await asyncio.to_thread(
+            hair.region, self.detector, self.network, image, params["task"]
+        )

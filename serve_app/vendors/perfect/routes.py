@@ -179,7 +179,7 @@ async def style_groups(
 ) -> dict:
     rt = get_runtime(request)
     await perfect_account(request, rt)
-    groups = list(rt.styles.groups(task))
+    groups = list(rt.styles.groups(tasks.ALIASES.get(task, task)))
     if not groups:
         raise NotFound(f"{task} has no style catalog.")
     page, token = _page(groups, page_size, starting_token)
@@ -196,6 +196,7 @@ async def styles(
 ) -> dict:
     rt = get_runtime(request)
     await perfect_account(request, rt)
+    task = tasks.ALIASES.get(task, task)
     group = next((g for g in rt.styles.groups(task) if g.id == style_group_id), None)
     if group is None:
         raise InvalidParameter(f"No style group {style_group_id} of {task}.")

@@ -21,6 +21,7 @@ from serve_app.operations import (
 )
 
 ACTION = "action_id"
+HAIR = ("hair-style", "wig", "hair-extension", "hair-bang", "hair-volume")
 # our error code -> Perfect's (its task `error` enum and error_code)
 ERRORS = {
     "image_too_large": "exceed_max_filesize",
@@ -37,6 +38,9 @@ ERRORS = {
     "url_fetch_failed": "error_download_image",
     "error_inference": "error_inference",
     "timeout": "error_inference",
+    # the face checks of its hair tasks: already its codes
+    **{code: code for code in ("error_no_face", "error_multiple_people", "error_face_parsing")},
+    **{code: code for code in ("error_large_face_angle", "error_pose")},
 }
 
 
@@ -105,6 +109,20 @@ def _text_to_image(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return generate.NAME, {**_output(params, ("jpg",)), "prompt": prompt}
 
 
+def _hair(name: str):
+    """Its hair tasks: one style (`style_group_id`, `style_ids`), a jpg; the operation finds
+    the style in its catalog."""
+
+    def native(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        ids = params.get("style_ids")
+        if not isinstance(ids, list) or len(ids) != 1:
+            raise InvalidParameter("params.style_ids must hold one style id.")
+        style = {"style_group_id": params.get("style_group_id"), "style_id": ids[0]}
+        return name, {**_output(params, ("jpg",)), **style}
+
+    return native
+
+
 @dataclass(frozen=True)
 class Task:
     native: Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]
@@ -121,7 +139,8 @@ TASKS = {
     "enhance": Task(_enhance),
     "colorize": Task(lambda p: (colorize.NAME, _output(p, ("jpg", "webp")))),
     "text-to-image": Task(_text_to_image, takes_file=False, styled=True),
+    **{name: Task(_hair(name)) for name in HAIR},
 }
 # the names public Perfect clients use for these tasks besides the documented slugs (README)
-ALIASES = {"obj-removal": "object-removal"}
+ALIASES = {"obj-removal": "object-removal", "hair-ext": "hair-extension", "hair-vol": "hair-volume"}
 TASKS.update({alias: TASKS[name] for alias, name in ALIASES.items()})

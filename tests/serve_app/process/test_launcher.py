@@ -22,6 +22,7 @@ def test_deployments_without_weights_start_at_zero(weights_dir):
         "Inpainter",
         "Colorizer",
         "Generator",
+        "FaceAnalyzer",
     }
     config = launcher.scale_to_zero(yaml.safe_load((CONFIGS / "serve.cpu.yaml").read_text()), idle)
     deployments = {d["name"]: d for d in config["applications"][0]["deployments"]}

@@ -1,0 +1,124 @@
+"""What the face-styling operations share (hair-style, wig, hair-extension, hair-bang,
+hair-volume): a style from the task's catalog (`style_group_id`, `style_id`: configs/styles/),
+a photo of one person whose long side is at most 1024 px, and the backend: the FaceAnalyzer
+finds the region the task may paint (faces checked, the face parsed), the Generator repaints
+it with the style's prompt, and every pixel outside the region is the input's, exactly.
+
+A photo the analyzer refuses (no face, several people, a face turned too far or too small)
+fails its job with Perfect Corp's code before anything is painted; its credits are released,
+never charged (the gateway does not run face detection).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+import numpy as np
+
+from serve_app.core.errors import InvalidParameter, ModelUnavailable, PixelTooLarge
+from serve_app.engine.backends import Backend, Call, JobFailure
+from serve_app.operations import _generating
+from serve_app.operations._editing import edit_plan
+from serve_app.operations._operation import Given, Plan
+from serve_app.operations._params import Output, integer
+
+ANALYZER = "FaceAnalyzer"
+GROUP = "face-parsing"  # models.yaml group of the face parser
+MAX_SIDE = 1024  # Perfect's limit for these tasks
+ANALYSIS_SHARE = 0.1
+StyleId = integer(1, 2**53 - 1, "from GET /v1/styles/{task}")
+
+
+class StyledParams(Output):
+    style_group_id: StyleId
+    style_id: StyleId
+    seed: integer(0, 2**31 - 1, "the same seed, photo and style give the same result") | None = None
+
+
+def resolver(task: str):
+    """The style's prompt and strength, from the catalog, for the job (no client sets them)."""
+
+    async def resolve(rt, account_id: str, params: dict) -> tuple[dict, dict]:
+        group, style_id = params.get("style_group_id"), params.get("style_id")
+        try:
+            style = rt.styles.find(task, int(group), int(style_id))
+        except (TypeError, ValueError):
+            style = None
+        if style is None:
+            raise InvalidParameter(
+                f"No style {style_id!r} in group {group!r} of {task}: see GET /v1/styles/{task}."
+            )
+        return params, {"prompt": style.prompt_for(), "strength": style.strength}
+
+    return resolve
+
+
+def _available(given: Given, group: str) -> None:
+    if not any(given.catalog.available(s) for s in given.catalog.for_operation(group)):
+        raise ModelUnavailable(
+            "The face parser has no weights on this server: run `photoserve weights fetch "
+            "parsing-bisenet` where there is internet."
+        )
+
+
+def planner(task: str):
+    def plan(params: StyledParams, given: Given) -> Plan:
+        if given.image.longest > MAX_SIDE:
+            raise PixelTooLarge(f"The long side is {given.image.longest} px; at most {MAX_SIDE}.")
+        _available(given, GROUP)
+        spec = _generating.model_spec(given.catalog, None)
+        fields = {
+            "task": task,
+            "model": spec.name,
+            "runner": _generating.GENERATOR,
+            "steps": int(spec.options.get("steps", 28)),
+            "guidance": float(spec.options.get("guidance", 4.0)),
+            "seed": secrets.randbelow(2**31) if params.seed is None else params.seed,
+            "style_group_id": params.style_group_id,
+            "style_id": params.style_id,
+        }
+        return edit_plan(params, given, fields)
+
+    return plan
+
+
+def _failure(exc: BaseException) -> JobFailure | None:
+    cause = getattr(exc, "cause", None) or exc
+    code = getattr(cause, "code", None)
+    return JobFailure(code, getattr(cause, "detail", str(cause))) if code else None
+
+
+class Styled:
+    """The analyzer's region, then the generator's masked edit inside it, composed."""
+
+    def __init__(self, analyzer, generator: Backend):
+        self.analyzer = analyzer
+        self.generator = generator
+
+    async def _region(self, image: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+        try:
+            region = await self.analyzer.region.remote(image, {"task": params["task"]})
+        except Exception as exc:
+            failure = _failure(exc)
+            if failure is None:
+                raise
+            raise failure from exc
+        if not region.any():
+            raise JobFailure("error_face_parsing", "No hair was found to restyle.")
+        return region
+
+    async def stream(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
+        region = await self._region(image, params)
+        yield {"progress": ANALYSIS_SHARE}
+        masked = {**params, "mask": region.astype(np.uint8) * 255}
+        async for event in self.generator.stream(image, masked):
+            if "image" in event:
+                yield {**event, "image": np.where(region[..., None], event["image"], image)}
+            else:
+                yield {"progress": ANALYSIS_SHARE + (1 - ANALYSIS_SHARE) * event["progress"]}
+
+
+def styled(handle: Any, method: str, handles: dict[str, Any]) -> Styled:
+    return Styled(handle, Call(handles[_generating.GENERATOR]))
