@@ -80,3 +80,28 @@ def test_productai_text_to_image_on_its_integer_ids(service, key):
     assert images.sniff(httpx.get(data["image_url"]).content) == "png"
     left = httpx.get(f"{api}/key-check", headers=headers).json()["data"]["tokens_remaining"]
     assert left < 40
+
+
+def test_a_hair_task_runs_through_the_face_analyzer_and_the_generator(service, key):
+    from loadtest.photos import grace_hopper
+
+    portrait = grace_hopper()
+    if portrait is None:
+        pytest.skip("matplotlib's sample portrait is not installed")
+    url = f"{service['url']}/v1/hair-style"
+    fields = {"style_group_id": "3001", "style_id": "4001"}
+    sent = httpx.post(
+        url, headers={"x-key": key}, files={"image": ("p.png", encode(portrait))}, data=fields
+    )
+    _, data = result(service, key, sent)
+    styled = images.decode(data).rgb
+    assert styled.shape == portrait.shape and (styled != portrait).any()
+    assert (styled == portrait).all(axis=2).mean() > 0.3  # outside the hair: the input's
+    refused = httpx.post(
+        url,
+        headers={"x-key": key},
+        files={"image": ("c.png", encode(photo("coffee")))},
+        data=fields,
+    )
+    failed = poll(service, key, refused.json()["job_id"], timeout_s=120)
+    assert failed["status"] == "failed" and failed["error"]["code"] == "error_no_face", failed
