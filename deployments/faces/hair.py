@@ -1,9 +1,11 @@
-"""Where a hair task may paint, in the photo's pixels: the face is aligned to the 512² FFHQ
-crop, parsed (parsing_network.py), and the task's region taken back through the inverse warp,
-then grown by the task's margin (relative to the face: the same on a small or a large face).
+"""Where a face-styling task may paint, in the photo's pixels: the face is aligned to the 512²
+FFHQ crop, parsed (parsing_network.py), and the task's region taken back through the inverse
+warp, then grown by the task's margin (relative to the face: the same on a small or a large
+face).
 
 Task regions: hair for the hairstyle, wig, extension and volume tasks (extension and volume
-grown further, where new hair goes); hair plus the forehead (skin above the brows) for bangs.
+grown further, where new hair goes); hair plus the forehead (skin above the brows) for bangs;
+face and hair for aging; skin, lips, brows and eyes for makeup transfer.
 """
 
 from __future__ import annotations
@@ -18,16 +20,20 @@ from deployments.faces import facelib, parsing_network
 
 @dataclass(frozen=True)
 class Region:
+    parts: tuple[str, ...] = ("hair",)  # parsing_network.REGIONS names
     forehead: bool = False  # bangs: the skin above the brows too
     grow: float = 0.08  # margin, as a fraction of the aligned face's 512 px
 
 
+FACE = ("skin", "lips", "brows", "eyes")
 REGIONS = {
     "hair-style": Region(grow=0.10),
     "wig": Region(grow=0.12),
     "hair-extension": Region(grow=0.25),
     "hair-bang": Region(forehead=True, grow=0.05),
     "hair-volume": Region(grow=0.15),
+    "aging": Region(parts=("hair", *FACE), grow=0.02),
+    "makeup-transfer": Region(parts=FACE, grow=0.0),
 }
 
 
@@ -42,7 +48,8 @@ def forehead(labels: np.ndarray) -> np.ndarray:
 
 
 def aligned_region(labels: np.ndarray, region: Region) -> np.ndarray:
-    mask = parsing_network.regions(labels)["hair"]
+    found = parsing_network.regions(labels)
+    mask = np.logical_or.reduce([found[part] for part in region.parts])
     if region.forehead:
         mask = mask | forehead(labels)
     return parsing_network.grow(mask, round(region.grow * facelib.FACE_SIZE))

@@ -1,8 +1,10 @@
 """What the face-styling operations share (hair-style, wig, hair-extension, hair-bang,
-hair-volume): a style from the task's catalog (`style_group_id`, `style_id`: configs/styles/),
-a photo of one person whose long side is at most 1024 px, and the backend: the FaceAnalyzer
-finds the region the task may paint (faces checked, the face parsed), the Generator repaints
-it with the style's prompt, and every pixel outside the region is the input's, exactly.
+hair-volume with a style from the task's catalog, `style_group_id` and `style_id`:
+configs/styles/; aging; makeup-transfer): a photo of one person whose long side is at most
+1024 px, and the backend: the FaceAnalyzer finds the region the task may paint (faces
+checked, the face parsed), the Generator repaints it (a reference photo, where the task takes
+one, guiding it), and the result is blended in with a feathered edge inside the region, so
+every pixel outside it is the input's, exactly.
 
 A photo the analyzer refuses (no face, several people, a face turned too far or too small)
 fails its job with Perfect Corp's code before anything is painted; its credits are released,
@@ -12,7 +14,7 @@ never charged (the gateway does not run face detection).
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,7 @@ ANALYZER = "FaceAnalyzer"
 GROUP = "face-parsing"  # models.yaml group of the face parser
 MAX_SIDE = 1024  # Perfect's limit for these tasks
 ANALYSIS_SHARE = 0.1
+FEATHER = 0.01  # of the image's diagonal: the blend's soft edge, inside the region
 StyleId = integer(1, 2**53 - 1, "from GET /v1/styles/{task}")
 
 
@@ -35,6 +38,10 @@ class StyledParams(Output):
     style_group_id: StyleId
     style_id: StyleId
     seed: integer(0, 2**31 - 1, "the same seed, photo and style give the same result") | None = None
+
+
+def catalog_fields(params: StyledParams) -> dict[str, Any]:
+    return {"style_group_id": params.style_group_id, "style_id": params.style_id}
 
 
 def resolver(task: str):
@@ -63,8 +70,11 @@ def _available(given: Given, group: str) -> None:
         )
 
 
-def planner(task: str):
-    def plan(params: StyledParams, given: Given) -> Plan:
+def planner(task: str, own: Callable[[Any], dict] = lambda params: {}):
+    """`own`: the fields a task sets itself (aging's prompt); catalog styles come from the
+    resolver."""
+
+    def plan(params: Any, given: Given) -> Plan:
         if given.image.longest > MAX_SIDE:
             raise PixelTooLarge(f"The long side is {given.image.longest} px; at most {MAX_SIDE}.")
         _available(given, GROUP)
@@ -76,9 +86,10 @@ def planner(task: str):
             "steps": int(spec.options.get("steps", 28)),
             "guidance": float(spec.options.get("guidance", 4.0)),
             "seed": secrets.randbelow(2**31) if params.seed is None else params.seed,
-            "style_group_id": params.style_group_id,
-            "style_id": params.style_id,
+            **own(params),
         }
+        if given.reference is not None:
+            _generating.check_photo(given.reference, "reference_image")
         return edit_plan(params, given, fields)
 
     return plan
@@ -115,9 +126,36 @@ class Styled:
         masked = {**params, "mask": region.astype(np.uint8) * 255}
         async for event in self.generator.stream(image, masked):
             if "image" in event:
-                yield {**event, "image": np.where(region[..., None], event["image"], image)}
+                yield {**event, "image": blend(image, event["image"], region)}
             else:
                 yield {"progress": ANALYSIS_SHARE + (1 - ANALYSIS_SHARE) * event["progress"]}
+
+
+def inner_depth(region: np.ndarray, limit: int) -> np.ndarray:
+    """How many 4-neighbour erosions each pixel of `region` survives, up to `limit` (a
+    feather measured inside the region, in numpy: the dispatcher has no OpenCV)."""
+    depth = np.zeros(region.shape, np.float32)
+    inside = region.copy()
+    for _ in range(limit):
+        depth += inside
+        shrunk = inside.copy()
+        shrunk[1:] &= inside[:-1]
+        shrunk[:-1] &= inside[1:]
+        shrunk[:, 1:] &= inside[:, :-1]
+        shrunk[:, :-1] &= inside[:, 1:]
+        inside = shrunk
+        if not inside.any():
+            break
+    return depth
+
+
+def blend(image: np.ndarray, painted: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """`painted` inside `region`, fading in over FEATHER of the image's diagonal from its
+    edge; outside it, `image` exactly."""
+    feather = max(1, round(FEATHER * float(np.hypot(*region.shape))))
+    alpha = (inner_depth(region, feather) / feather)[..., None]
+    mixed = image * (1.0 - alpha) + painted * alpha
+    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
 
 
 def styled(handle: Any, method: str, handles: dict[str, Any]) -> Styled:

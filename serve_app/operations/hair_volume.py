@@ -3,7 +3,13 @@ painted by the generator inside the region the face parser finds
 (serve_app/operations/_styling.py)."""
 
 from serve_app.operations._operation import Operation
-from serve_app.operations._styling import StyledParams, planner, resolver, styled
+from serve_app.operations._styling import (
+    StyledParams,
+    catalog_fields,
+    planner,
+    resolver,
+    styled,
+)
 
 NAME = "hair-volume"
 
@@ -15,7 +21,7 @@ OPERATION = Operation(
         "GET /v1/styles/hair-volume. Pixels outside the painted region are the input's."
     ),
     params=StyledParams,
-    plan=planner(NAME),
+    plan=planner(NAME, catalog_fields),
     deployment="deployments.faces.face_analyzer:FaceAnalyzer",
     backend=styled,
     models=("face-parsing", "generate"),

@@ -252,17 +252,21 @@ def _int(value: Any) -> int:
 
 
 async def _inputs(rt, account, task: str, spec: tasks.Task, body: tasks.TaskBody):
-    """The photo and the mask a task runs on (none for a task that takes no file)."""
+    """The photo, (the mask, the reference photo) a task runs on, and the key of its files
+    (nothing for a task that takes no file)."""
     sets = body.payload.file_sets
     if not spec.takes_file:
-        return None, None, ""
+        return None, (None, None), ""
     if sets is None:
         raise InvalidParameter(f"{task} needs payload.file_sets.src_ids.")
     if spec.takes_mask and not sets.mask_ids:
         raise NoMask(f"{task} needs mask_ids: a grayscale mask, white = remove.")
+    if spec.takes_reference and not sets.ref_ids:
+        raise InvalidParameter(f"{task} needs ref_ids: the face whose makeup to copy.")
     image = await _bytes(rt, account, sets.src_ids[0], "src_ids")
     mask = await _bytes(rt, account, sets.mask_ids[0], "mask_ids") if spec.takes_mask else None
-    return image, mask, f"{sets.src_ids[0]}:{','.join(sets.mask_ids)}"
+    ref = await _bytes(rt, account, sets.ref_ids[0], "ref_ids") if spec.takes_reference else None
+    return image, (mask, ref), f"{sets.src_ids[0]}:{','.join(sets.mask_ids + sets.ref_ids)}"
 
 
 @router.post("/task/{task}")
@@ -273,7 +277,7 @@ async def run_task(task: str, request: Request) -> Response:
     account = await perfect_account(request, rt)
     spec = _task(task)
     body = tasks.TaskBody.read(json_object(await request.body()))
-    image, mask, files_key = await _inputs(rt, account, task, spec, body)
+    image, (mask, reference), files_key = await _inputs(rt, account, task, spec, body)
     name, params = spec.native(body.action.params)
     if spec.styled:
         style = _style(rt, task, body.action.params)
@@ -282,7 +286,7 @@ async def run_task(task: str, request: Request) -> Response:
     params[tasks.ACTION] = body.action.id
     key = f"perfect:{task}:{files_key}:{body.request_id}"
     op = operations.get(name)
-    sent = Submission(image, params, mask)
+    sent = Submission(image, params, mask, reference)
     return await submission.submit_read(request, rt, account, op, sent, STYLE, 0.0, key)
 
 

@@ -11,10 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from serve_app.core.errors import InvalidParameter
 from serve_app.operations import (
+    aging,
     colorize,
     enhance,
     erase_object,
     generate,
+    makeup_transfer,
     remove_background,
     upscale,
     validated,
@@ -58,6 +60,7 @@ class FileSets(BaseModel):
     model_config = ConfigDict(extra="ignore")
     src_ids: list[str] = Field(min_length=1, max_length=1)
     mask_ids: list[str] = Field(default_factory=list, max_length=1)
+    ref_ids: list[str] = Field(default_factory=list, max_length=1)  # makeup transfer
 
 
 class Payload(BaseModel):
@@ -123,11 +126,18 @@ def _hair(name: str):
     return native
 
 
+def _aging(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Its aging task: a jpg; `age_group` (ours: child, young, middle, senior) optional."""
+    extra = {"age_group": params["age_group"]} if params.get("age_group") else {}
+    return aging.NAME, {**_output(params, ("jpg",)), **extra}
+
+
 @dataclass(frozen=True)
 class Task:
     native: Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]
     takes_mask: bool = False
     takes_file: bool = True
+    takes_reference: bool = False  # `ref_ids`: a second file (makeup transfer)
     styled: bool = False  # its action names a catalog style (configs/styles/<task>.yaml)
 
 
@@ -140,6 +150,10 @@ TASKS = {
     "colorize": Task(lambda p: (colorize.NAME, _output(p, ("jpg", "webp")))),
     "text-to-image": Task(_text_to_image, takes_file=False, styled=True),
     **{name: Task(_hair(name)) for name in HAIR},
+    "aging": Task(_aging),
+    "makeup-transfer": Task(
+        lambda p: (makeup_transfer.NAME, _output(p, ("jpg",))), takes_reference=True
+    ),
 }
 # the names public Perfect clients use for these tasks besides the documented slugs (README)
 ALIASES = {"obj-removal": "object-removal", "hair-ext": "hair-extension", "hair-vol": "hair-volume"}

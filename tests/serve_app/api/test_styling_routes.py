@@ -1,7 +1,8 @@
-"""The face-styling operations (hair-style, wig, hair-extension, hair-bang, hair-volume)
-natively and as Perfect Corp tasks, run in-process: dlib and the random-weight BiSeNet find
-the region, the tiny random FLUX.2 [klein] repaints it (plumbing, not hairstyles); every
-pixel outside the region is the input's; refusals are free and carry Perfect's codes."""
+"""The face-styling operations (hair-style, wig, hair-extension, hair-bang, hair-volume,
+aging, makeup-transfer) natively and as Perfect Corp tasks, run in-process: dlib and the
+random-weight BiSeNet find the region, the tiny random FLUX.2 [klein] repaints it (plumbing,
+not hairstyles); every pixel outside the region is the input's; refusals are free and carry
+Perfect's codes."""
 
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ def styled(edit_models):
 
 @pytest.fixture
 async def running(rt, styled):
-    async with dispatching(rt, dict.fromkeys(TASKS, styled[1]), "styling-test"):
+    lanes = dict.fromkeys((*TASKS, "aging", "makeup-transfer"), styled[1])
+    async with dispatching(rt, lanes, "styling-test"):
         yield
 
 
@@ -136,13 +138,85 @@ async def test_perfects_hair_task_flow(client, rt, account, running, portrait):
     src = await perfect.upload("hair-style", encode(portrait, "JPEG", quality=92))
     made = await perfect.run("hair-style", src, style_group_id=3001, style_ids=[4002])
     assert made.status_code == 200, made.text
-    result = await perfect.wait("hair-style", made.json()["result"]["task_id"])
+    result = await perfect.wait("hair-style", made.json()["result"]["task_id"], 0.3)
     assert result["status"] == "success", result
     data = (await client.get(result["results"][0]["data"][0]["url"])).content
     assert images.sniff(data) == "jpg"
     coffee = await perfect.upload("hair-bang", encode(photo("coffee"), "JPEG", quality=92))
     refused = await perfect.run("hair-bang", coffee, style_group_id=9001, style_ids=[9101])
-    failed = await perfect.wait("hair-bang", refused.json()["result"]["task_id"])
+    failed = await perfect.wait("hair-bang", refused.json()["result"]["task_id"], 0.3)
     assert (failed["status"], failed["error"]) == ("error", "error_no_face")
     job = await jobs.load(rt, refused.json()["result"]["task_id"])
     assert job.error_code == "error_no_face"
+
+
+async def done_outside_unchanged(rt, styled, response, image, task) -> jobs.Job:
+    assert response.status_code == 202, response.text
+    job = await finished(rt, response.json()["job_id"])
+    assert job.status == "done", job
+    result = images.decode(await rt.blobs.get(job.result_key)).rgb
+    region = await styled[0].region.remote(image, {"task": task})
+    assert np.array_equal(result[~region], image[~region]) and (result != image).any()
+    return job
+
+
+async def test_aging_repaints_face_and_hair_toward_the_age_asked(
+    client, rt, account, running, styled, portrait
+):
+    response = await client.post(
+        "/v1/aging",
+        headers={"x-key": account[1]},
+        files={"image": ("p.png", encode(portrait))},
+        data={"age_group": "child"},
+    )
+    job = await done_outside_unchanged(rt, styled, response, portrait, "aging")
+    assert "young child" in job.params["prompt"] and job.params["age_group"] == "child"
+    wrong = await client.post(
+        "/v1/aging",
+        headers={"x-key": account[1]},
+        files={"image": ("p.png", encode(portrait))},
+        data={"age_group": "ancient"},
+    )
+    assert_error(wrong, 400, "invalid_parameter")
+
+
+async def test_makeup_transfer_needs_a_reference_and_keeps_the_rest(
+    client, rt, account, running, styled, portrait
+):
+    face = ("p.png", encode(portrait))
+    response = await client.post(
+        "/v1/makeup-transfer",
+        headers={"x-key": account[1]},
+        files={"image": face, "reference_image": ("r.png", encode(portrait[:, ::-1]))},
+    )
+    job = await done_outside_unchanged(rt, styled, response, portrait, "makeup-transfer")
+    assert job.params["reference_key"] and "makeup" in job.params["prompt"]
+    alone = await client.post(
+        "/v1/makeup-transfer", headers={"x-key": account[1]}, files={"image": face}
+    )
+    assert "reference_image" in assert_error(alone, 400, "invalid_parameter")["detail"]
+
+
+async def test_perfects_makeup_transfer_takes_a_reference_file(
+    client, rt, account, running, portrait
+):
+    perfect = Perfect(client, rt)
+    await perfect.login(account[1])
+    src = await perfect.upload("makeup-transfer", encode(portrait, "JPEG", quality=92))
+    ref = await perfect.upload("makeup-transfer", encode(portrait[:, ::-1], "JPEG", quality=92))
+    payload = {"file_sets": {"src_ids": [src], "ref_ids": [ref]}, "actions": [{"id": 0}]}
+    made = await client.post(
+        "/s2s/v1.0/task/makeup-transfer",
+        headers=perfect.bearer,
+        json={"request_id": 0, "payload": payload},
+    )
+    assert made.status_code == 200, made.text
+    result = await perfect.wait("makeup-transfer", made.json()["result"]["task_id"], 0.3)
+    assert result["status"] == "success", result
+    missing = {"file_sets": {"src_ids": [src]}, "actions": [{"id": 0}]}
+    refused = await client.post(
+        "/s2s/v1.0/task/makeup-transfer",
+        headers=perfect.bearer,
+        json={"request_id": 1, "payload": missing},
+    )
+    assert refused.status_code == 400 and refused.json()["error_code"] == "invalid_parameter"
