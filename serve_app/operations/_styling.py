@@ -23,7 +23,7 @@ from serve_app.core.errors import InvalidParameter, ModelUnavailable, PixelTooLa
 from serve_app.engine.backends import Backend, Call, JobFailure
 from serve_app.operations import _generating
 from serve_app.operations._editing import edit_plan
-from serve_app.operations._operation import Given, Plan
+from serve_app.operations._operation import Given, Operation, Plan
 from serve_app.operations._params import Output, integer
 
 ANALYZER = "FaceAnalyzer"
@@ -160,3 +160,22 @@ def blend(image: np.ndarray, painted: np.ndarray, region: np.ndarray) -> np.ndar
 
 def styled(handle: Any, method: str, handles: dict[str, Any]) -> Styled:
     return Styled(handle, Call(handles[_generating.GENERATOR]))
+
+
+def hair_operation(name: str, what: str) -> Operation:
+    """One of the hair tasks: its catalog's style painted inside its region (hair.REGIONS)."""
+    return Operation(
+        name=name,
+        summary=f"{what} from a style (face parsing + FLUX.2 [klein])",
+        description=(
+            "One person, long side at most 1024 px; `style_group_id` and `style_id` from "
+            f"GET /v1/styles/{name}. Pixels outside the painted region are the input's."
+        ),
+        params=StyledParams,
+        plan=planner(name, catalog_fields),
+        deployment="deployments.faces.face_analyzer:FaceAnalyzer",
+        backend=styled,
+        models=(GROUP, _generating.GROUP),
+        fetch="parsing-bisenet",
+        resolve=resolver(name),
+    )

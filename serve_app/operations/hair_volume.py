@@ -2,29 +2,7 @@
 painted by the generator inside the region the face parser finds
 (serve_app/operations/_styling.py)."""
 
-from serve_app.operations._operation import Operation
-from serve_app.operations._styling import (
-    StyledParams,
-    catalog_fields,
-    planner,
-    resolver,
-    styled,
-)
+from serve_app.operations._styling import hair_operation
 
 NAME = "hair-volume"
-
-OPERATION = Operation(
-    name=NAME,
-    summary="Fuller hair from a style (face parsing + FLUX.2 [klein])",
-    description=(
-        "One person, long side at most 1024 px; `style_group_id` and `style_id` from "
-        "GET /v1/styles/hair-volume. Pixels outside the painted region are the input's."
-    ),
-    params=StyledParams,
-    plan=planner(NAME, catalog_fields),
-    deployment="deployments.faces.face_analyzer:FaceAnalyzer",
-    backend=styled,
-    models=("face-parsing", "generate"),
-    fetch="parsing-bisenet",
-    resolve=resolver(NAME),
-)
+OPERATION = hair_operation(NAME, "Fuller hair")
