@@ -22,6 +22,8 @@ JUNK = [
     b'{"prompt": "x", "model": "seedream", "image_url": [[], {}, 3]}',
     b'{"prompt": ["x"], "model": {"a": 1}, "aspect_ratio": 16.9, "resolution": null}',
     b'{"prompt": "x", "model": "custom:../../etc", "seed": -5}',
+    b'{"style_group_id": 1e400, "style_id": [1], "age_group": {"a": 1}}',
+    b'{"payload": {"file_sets": {"src_ids": ["x"], "ref_ids": [1, 2]}, "actions": [{"id": 0}]}}',
     b'{"prompt": "' + b"\\u0000" * 3000 + b'", "model": "gpt-low"}',
     b"\x00\xff" * 1000,
     b'{"a":' * 200 + b"1" + b"}" * 200,
@@ -45,6 +47,14 @@ ROUTES = [
     ("POST", "/v1/api/upscale"),
     ("POST", "/v1/api/generate-custom-model"),
     ("GET", "/v1/api/job/-1"),
+    ("POST", "/v1/hair-style"),
+    ("POST", "/v1/aging"),
+    ("POST", "/v1/makeup-transfer"),
+    ("POST", "/s2s/v1.0/task/hair-style"),
+    ("POST", "/s2s/v1.0/task/makeup-transfer"),
+    ("POST", "/s2s/v1.0/task/text-to-image"),
+    ("GET", "/s2s/v1.0/task/style/hair-style?style_group_id=%00&page_size=-1"),
+    ("GET", "/v1/styles/..%2f..%2fplans"),
 ]
 
 
