@@ -137,7 +137,7 @@ async def submit_read(
 def check_inputs(op: Operation, sent: Submission) -> None:
     """Photos an operation does not take are refused, not silently dropped."""
     if not op.takes_image and (sent.image is not None or sent.params.get(FROM_JOB)):
-        raise InvalidParameter(f"{op.name} takes no input photo (edit one with /v1/edit).")
+        raise InvalidParameter(f"{op.name} takes no input photo; send its parameters only.")
     if sent.reference is not None and not op.takes_reference:
         raise InvalidParameter(f"{op.name} takes no reference_image.")
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import orjson
 
-from serve_app.core.catalog import Catalog
 from serve_app.core.errors import CustomModelNotFound, InvalidLora, InvalidParameter
 from serve_app.core.keyspace import Blobs
 from serve_app.core.runtime import Runtime
@@ -24,7 +23,6 @@ from serve_app.engine import safetensors_header
 PREFIX = "custom:"
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 MAX_TRIGGER_WORDS, MAX_TRIGGER_CHARS = 8, 40
-GROUP = "generate"  # models.yaml group of the models a LoRA may be made for
 # PEFT/diffusers (lora_A/B) and kohya (lora_down/up, alpha) key forms
 SUFFIXES = {".lora_A.weight": "A", ".lora_B.weight": "B", ".lora_down.weight": "A"}
 SUFFIXES |= {".lora_up.weight": "B", ".alpha": "alpha"}
@@ -129,20 +127,6 @@ def _fits(module: str, found: dict[str, tuple], weight: tuple) -> int:
             f"{module}: shapes {down} x {up} do not fit its {weight[0]}x{weight[1]} weight."
         )
     return down[0]
-
-
-def default_base(catalog: Catalog) -> str:
-    return next((spec.name for spec in catalog.for_operation(GROUP)), "")
-
-
-def base_dir(catalog: Catalog, name: str) -> Path:
-    spec = catalog.specs.get(name)
-    if spec is None or spec.operation != GROUP:
-        choices = ", ".join(s.name for s in catalog.for_operation(GROUP))
-        raise InvalidParameter(f"base_model must be one of {choices}; got {name!r}.")
-    if not catalog.available(spec):
-        raise InvalidParameter(f"{name} has no weights on this server: a LoRA cannot be checked.")
-    return spec.weights_path(catalog.weights_dir)
 
 
 def inspect(data: bytes, base: Path) -> tuple[int, int]:

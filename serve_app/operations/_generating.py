@@ -14,6 +14,7 @@ import math
 import re
 import secrets
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator
@@ -119,6 +120,19 @@ async def custom_model(rt, account_id: str, params: dict) -> tuple[dict, dict]:
     prompt = with_trigger_words(params.get("prompt"), found.trigger_words)
     private = {"lora_key": found.key, "lora_sha256": found.sha256, "custom_model": name}
     return {**params, "model": found.base_model, "prompt": prompt}, private
+
+
+def lora_base(catalog: Catalog, name: str | None) -> tuple[str, Path]:
+    """The generator a custom model is made for (default: the first), and its weights folder,
+    whose transformer headers the upload is checked against."""
+    specs = catalog.for_operation(GROUP)
+    spec = next((s for s in specs if s.name == name), None) if name else next(iter(specs), None)
+    if spec is None:
+        choices = ", ".join(s.name for s in specs)
+        raise InvalidParameter(f"base_model must be one of {choices}; got {name!r}.")
+    if not catalog.available(spec):
+        raise InvalidParameter(f"{spec.name} has no weights here: a LoRA cannot be checked.")
+    return spec.name, spec.weights_path(catalog.weights_dir)
 
 
 def model_spec(catalog: Catalog, name: str | None) -> ModelSpec:

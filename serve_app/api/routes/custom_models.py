@@ -14,6 +14,7 @@ from serve_app.api.deps import AdminOnly, CurrentAccount, RuntimeDep
 from serve_app.core.errors import CustomModelExists, ImageTooLarge, InvalidLora, InvalidParameter
 from serve_app.core.runtime import Runtime
 from serve_app.engine import loras
+from serve_app.operations._generating import lora_base
 
 router = APIRouter(tags=["custom models"])
 
@@ -49,8 +50,7 @@ async def upload(request: Request, account: CurrentAccount, rt: RuntimeDep) -> d
     data, fields = await _file(request, rt)
     name = loras.check_name(fields.get("name"))
     words = loras.trigger_words(fields.get("trigger_words"))
-    base = fields.get("base_model") or loras.default_base(rt.catalog)
-    folder = loras.base_dir(rt.catalog, base)
+    base, folder = lora_base(rt.catalog, fields.get("base_model") or None)
     shape = await asyncio.to_thread(loras.inspect, data, folder)
     if await rt.redis.hexists(rt.keys.custom_models(account.id), name):
         raise CustomModelExists(f"You have a custom model {name!r}: delete it first.")
