@@ -175,18 +175,23 @@ def check_photo(info, what: str) -> None:
         )
 
 
-def _options(spec: ModelSpec, params: GenerationParams) -> dict[str, Any]:
-    if params.negative_prompt and not spec.options.get("negative_prompt", False):
+def sampling(
+    spec: ModelSpec,
+    steps: int | None = None,
+    guidance: float | None = None,
+    seed: int | None = None,
+    negative_prompt: str | None = None,
+) -> dict[str, Any]:
+    """A generator job's steps, guidance and seed: the given ones, else the model's defaults
+    (models.yaml `options`); the seed chosen now and stored with the job, so a retried job
+    paints the same image. A negative prompt only for a model that takes one."""
+    if negative_prompt and not spec.options.get("negative_prompt", False):
         raise InvalidParameter(f"{spec.name} does not take a negative_prompt.")
-    steps = params.steps or int(spec.options.get("steps", 28))
-    guidance = params.guidance
     return {
-        "prompt": params.prompt,
-        "negative_prompt": params.negative_prompt,
-        "steps": steps,
+        "model": spec.name,
+        "steps": steps or int(spec.options.get("steps", 28)),
         "guidance": float(spec.options.get("guidance", 4.0) if guidance is None else guidance),
-        # chosen now, stored with the job: a retried job paints the same image
-        "seed": secrets.randbelow(2**31) if params.seed is None else params.seed,
+        "seed": secrets.randbelow(2**31) if seed is None else seed,
     }
 
 
@@ -202,9 +207,11 @@ def generation_plan(
     if out != work:
         upscaler = upscale.model_name(given.catalog, upscale.DEFAULT_MODEL)
         upscale.check_memory(given, upscaler, work, out)
+    chosen = (params.steps, params.guidance, params.seed, params.negative_prompt)
     fields = {
-        "model": spec.name,
-        **_options(spec, params),
+        "prompt": params.prompt,
+        "negative_prompt": params.negative_prompt,
+        **sampling(spec, *chosen),
         "work_width": work[0],
         "work_height": work[1],
         "out_width": out[0],

@@ -13,7 +13,6 @@ never charged (the gateway does not run face detection).
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -81,11 +80,8 @@ def planner(task: str, own: Callable[[Any], dict] = lambda params: {}):
         spec = _generating.model_spec(given.catalog, None)
         fields = {
             "task": task,
-            "model": spec.name,
+            **_generating.sampling(spec, seed=params.seed),
             "runner": _generating.GENERATOR,
-            "steps": int(spec.options.get("steps", 28)),
-            "guidance": float(spec.options.get("guidance", 4.0)),
-            "seed": secrets.randbelow(2**31) if params.seed is None else params.seed,
             **own(params),
         }
         if given.reference is not None:

@@ -3,7 +3,6 @@ model's native size, pasted back); the mask, or clicks for the Segmenter. `model
 Diffusion 1.5 inpainting (default), or a generator (FLUX.2 [klein], its masked edit), which
 also takes a `reference_image` to paint from."""
 
-import secrets
 from typing import Any, Self
 
 from pydantic import Field, model_validator
@@ -73,21 +72,16 @@ def _sd_plan(params: InpaintParams, given: Given) -> Plan:
 def _generator_plan(params: InpaintParams, given: Given) -> Plan:
     """The generator's masked edit: its steps and guidance unless given, a seed chosen now."""
     spec = _generating.model_spec(given.catalog, params.model)
-    if params.negative_prompt and not spec.options.get("negative_prompt", False):
-        raise InvalidParameter(f"{spec.name} does not take a negative_prompt.")
+    given_cfg = params.cfg_scale if "cfg_scale" in params.model_fields_set else None
+    chosen = (params.steps, given_cfg, params.seed, params.negative_prompt)
     if given.reference is not None:
         _generating.check_photo(given.reference, "reference_image")
     clicks, mask = mask_or_clicks(params, given, segment.OPERATION)
     fields = {
-        "model": spec.name,
+        **_generating.sampling(spec, *chosen),
         "runner": _generating.GENERATOR,
         "prompt": params.prompt or DEFAULT_PROMPT,
-        "steps": params.steps or int(spec.options.get("steps", 28)),
-        "guidance": params.cfg_scale
-        if "cfg_scale" in params.model_fields_set
-        else float(spec.options.get("guidance", 4.0)),
         "strength": params.strength,
-        "seed": secrets.randbelow(2**31) if params.seed is None else params.seed,
         **clicks,
     }
     return edit_plan(params, given, fields, mask)
