@@ -58,40 +58,32 @@ KLEIN_4B = {
         max_position_embeddings=40960,
         tie_word_embeddings=True,
     ),
+    "vae": {},  # AutoencoderKLFlux2's defaults are FLUX.2's VAE
 }
 
 
 def random_klein_4b(config: devices.DeviceConfig):
     """The real sizes, random weights, built straight on the device in its dtype."""
     import torch
-    from diffusers import AutoencoderKLFlux2, FlowMatchEulerDiscreteScheduler, Flux2KleinPipeline
-    from diffusers import Flux2Transformer2DModel as Transformer
-    from transformers import Qwen3Config, Qwen3ForCausalLM
+    from diffusers import Flux2KleinPipeline
 
-    from tests.helpers.model_fixtures.flux2_klein import tokenizer
+    from tests.helpers.model_fixtures.flux2_klein import components, tokenizer
 
     dtype = flux2.dtype(config)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
     try:
         with torch.device(config.torch_device):
-            parts = {
-                "transformer": Transformer(**KLEIN_4B["transformer"]),
-                "text_encoder": Qwen3ForCausalLM(Qwen3Config(**KLEIN_4B["text"])),
-                "vae": AutoencoderKLFlux2(),
-            }
+            parts = components(KLEIN_4B)
     finally:
         torch.set_default_dtype(previous)
+    scheduler = parts.pop("scheduler")
     # diffusers and transformers build in float32 whatever the default: cast, as loading does
     parts = {name: module.to(dtype) for name, module in parts.items()}
-    scheduler = FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True)
     text = Flux2KleinPipeline(
         scheduler=scheduler, tokenizer=tokenizer(), is_distilled=True, **parts
     )
-    text.set_progress_bar_config(disable=True)
-    from diffusers import Flux2KleinInpaintPipeline
-
-    return flux2.Pipelines(text, Flux2KleinInpaintPipeline.from_pipe(text))
+    return flux2.with_masked(text, dtype)
 
 
 def build(args, config: devices.DeviceConfig) -> flux2.Pipelines:

@@ -33,13 +33,22 @@ def tokenizer():
     return loaded
 
 
-def components(vocab_size: int) -> dict:
-    from diffusers import AutoencoderKLFlux2, FlowMatchEulerDiscreteScheduler
-    from diffusers import Flux2Transformer2DModel as Transformer
-    from transformers import Qwen3Config, Qwen3ForCausalLM
-
-    text = Qwen3Config(
-        vocab_size=vocab_size,
+# the toy sizes; loadtest/bench_generate.py gives the real ones to components() too.
+# joint_attention_dim: three text-encoder layers of 16 stacked; 28 text layers keep the
+# pipeline's default hidden-state layers (9, 18, 27)
+TINY = {
+    "transformer": dict(
+        in_channels=16,
+        num_layers=1,
+        num_single_layers=1,
+        attention_head_dim=16,
+        num_attention_heads=2,
+        joint_attention_dim=48,
+        timestep_guidance_channels=32,
+        axes_dims_rope=(4, 4, 4, 4),
+        guidance_embeds=False,
+    ),
+    "text": dict(
         hidden_size=16,
         intermediate_size=32,
         num_hidden_layers=28,
@@ -48,30 +57,29 @@ def components(vocab_size: int) -> dict:
         head_dim=8,
         max_position_embeddings=1024,
         tie_word_embeddings=True,
-    )
+    ),
+    "vae": dict(
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        block_out_channels=(32, 32),
+        layers_per_block=1,
+        latent_channels=4,
+        norm_num_groups=16,
+        sample_size=SAMPLE_PX,
+    ),
+}
+
+
+def components(sizes: dict) -> dict:
+    """The pipeline's modules (random) at `sizes`: transformer, text (with vocab_size), vae."""
+    from diffusers import AutoencoderKLFlux2, FlowMatchEulerDiscreteScheduler
+    from diffusers import Flux2Transformer2DModel as Transformer
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
     return {
-        "text_encoder": Qwen3ForCausalLM(text),
-        # joint_attention_dim: three text-encoder layers of 16 stacked
-        "transformer": Transformer(
-            in_channels=16,
-            num_layers=1,
-            num_single_layers=1,
-            attention_head_dim=16,
-            num_attention_heads=2,
-            joint_attention_dim=48,
-            timestep_guidance_channels=32,
-            axes_dims_rope=(4, 4, 4, 4),
-            guidance_embeds=False,
-        ),
-        "vae": AutoencoderKLFlux2(
-            down_block_types=("DownEncoderBlock2D",) * 2,
-            up_block_types=("UpDecoderBlock2D",) * 2,
-            block_out_channels=(32, 32),
-            layers_per_block=1,
-            latent_channels=4,
-            norm_num_groups=16,
-            sample_size=SAMPLE_PX,
-        ),
+        "text_encoder": Qwen3ForCausalLM(Qwen3Config(**sizes["text"])),
+        "transformer": Transformer(**sizes["transformer"]),
+        "vae": AutoencoderKLFlux2(**sizes["vae"]),
         "scheduler": FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True),
     }
 
@@ -83,7 +91,8 @@ def build(directory: Path) -> Path:
 
     torch.manual_seed(0)
     tok = tokenizer()
-    pipe = Flux2KleinPipeline(tokenizer=tok, is_distilled=True, **components(len(tok) + 8))
+    sizes = {**TINY, "text": {**TINY["text"], "vocab_size": len(tok) + 8}}
+    pipe = Flux2KleinPipeline(tokenizer=tok, is_distilled=True, **components(sizes))
     target = directory / "flux2-klein"
     pipe.save_pretrained(target, safe_serialization=True)
     return target
