@@ -42,3 +42,18 @@ async def upload_custom_model(client: httpx.AsyncClient, key: str, data: bytes, 
     )
     assert response.status_code == 201, response.text
     return response.json()
+
+
+@asynccontextmanager
+async def bundled_only(redis_server, data_dir, weights_dir):
+    """The app with only the bundled weights (no PHOTOSERVE_MODELS file): (runtime, client),
+    for the 503 `model_unavailable` of the models that need fetching."""
+    from serve_app.core.runtime import Runtime
+    from tests.helpers.runtime import make_settings
+
+    rt = Runtime.create(make_settings(redis_server, data_dir, weights_dir))
+    try:
+        async with app_client(rt) as http:
+            yield rt, http
+    finally:
+        await rt.close()

@@ -13,12 +13,11 @@ import yaml
 
 from loadtest.photos import encode, photo
 from serve_app.billing import accounts
-from serve_app.core.runtime import Runtime
 from serve_app.engine import images, jobs
 from serve_app.operations._generating import Upscaled
 from tests.helpers.backends import LocalGenerateBackend, LocalUpscaleBackend
 from tests.helpers.dispatch import dispatching, finished
-from tests.helpers.http import app_client, assert_error
+from tests.helpers.http import assert_error, bundled_only
 from tests.helpers.runtime import make_settings, money
 
 COFFEE = encode(photo("coffee", 120)[:90])  # 120x90: 4:3
@@ -32,29 +31,20 @@ def generator(edit_models):
 
 
 @pytest.fixture
-async def gen_rt(redis_server, tmp_path, weights_dir, edit_models):
-    settings = make_settings(redis_server, tmp_path, weights_dir, user_models_file=edit_models)
-    rt = Runtime.create(settings)
-    yield rt
-    await rt.close()
+def settings(redis_server, tmp_path, weights_dir, edit_models):
+    return make_settings(redis_server, tmp_path, weights_dir, user_models_file=edit_models)
 
 
 @pytest.fixture
-async def gen_client(gen_rt):
-    async with app_client(gen_rt) as http:
-        yield http
-
-
-@pytest.fixture
-async def customer(gen_rt):
-    account_id, key = await accounts.create(gen_rt, 20, "enterprise")
+async def customer(rt):
+    account_id, key = await accounts.create(rt, 20, "enterprise")
     return account_id, {"Authorization": f"Bearer {key}"}
 
 
 @pytest.fixture
-async def running(gen_rt, generator, weights_dir):
+async def running(rt, generator, weights_dir):
     model = Upscaled(generator, LocalUpscaleBackend(weights_dir))
-    async with dispatching(gen_rt, {"generate": model, "edit": model}, "gen-test"):
+    async with dispatching(rt, {"generate": model, "edit": model}, "gen-test"):
         yield
 
 
@@ -66,52 +56,44 @@ async def done(rt, response) -> tuple[jobs.Job, np.ndarray]:
 
 
 async def test_generate_makes_the_ratio_at_the_working_size_and_reports_the_seed(
-    gen_rt, gen_client, customer, running
+    rt, client, customer, running
 ):
     account_id, headers = customer
     body = {"prompt": "a mug", "aspect_ratio": "16:9", "seed": 7}
-    job, rgb = await done(gen_rt, await gen_client.post("/v1/generate", headers=headers, json=body))
+    job, rgb = await done(rt, await client.post("/v1/generate", headers=headers, json=body))
     # the fixture works at ~64² (models.yaml sample_px): 16:9 in multiples of 16
     assert rgb.shape == (48, 80, 3) and job.seed == 7 and job.cost == 2
-    assert await money(gen_rt, account_id) == (18, 0)
-    again, rgb2 = await done(
-        gen_rt, await gen_client.post("/v1/generate", headers=headers, json=body)
-    )
+    assert await money(rt, account_id) == (18, 0)
+    again, rgb2 = await done(rt, await client.post("/v1/generate", headers=headers, json=body))
     assert np.array_equal(rgb, rgb2)
-    view = (await gen_client.get(f"/v1/jobs/{again.job_id}", headers=headers)).json()
+    view = (await client.get(f"/v1/jobs/{again.job_id}", headers=headers)).json()
     assert view["seed"] == 7 and (view["width"], view["height"]) == (80, 48)
 
 
-async def test_a_seed_is_chosen_reported_and_reproduces(gen_rt, gen_client, customer, running):
+async def test_a_seed_is_chosen_reported_and_reproduces(rt, client, customer, running):
     _, headers = customer
     form = {"prompt": "a red chair", "aspect_ratio": "PORTRAIT"}
-    first, rgb = await done(
-        gen_rt, await gen_client.post("/v1/generate", headers=headers, data=form)
-    )
+    first, rgb = await done(rt, await client.post("/v1/generate", headers=headers, data=form))
     assert rgb.shape == (80, 48, 3) and isinstance(first.seed, int)
     form["seed"] = str(first.seed)
-    _, same = await done(gen_rt, await gen_client.post("/v1/generate", headers=headers, data=form))
+    _, same = await done(rt, await client.post("/v1/generate", headers=headers, data=form))
     assert np.array_equal(rgb, same)
 
 
-async def test_2k_is_the_model_image_upscaled_to_a_2048_px_edge(
-    gen_rt, gen_client, customer, running
-):
+async def test_2k_is_the_model_image_upscaled_to_a_2048_px_edge(rt, client, customer, running):
     _, headers = customer
     body = {"prompt": "a lamp", "aspect_ratio": "LANDSCAPE", "resolution": "2K", "seed": 1}
-    job, rgb = await done(gen_rt, await gen_client.post("/v1/generate", headers=headers, json=body))
+    job, rgb = await done(rt, await client.post("/v1/generate", headers=headers, json=body))
     assert rgb.shape == (1229, 2048, 3) and job.params["upscale_model"]
     assert (job.params["work_width"], job.params["work_height"]) == (80, 48)
 
 
-async def test_edit_keeps_the_first_photo_ratio_and_takes_a_second(
-    gen_rt, gen_client, customer, running
-):
+async def test_edit_keeps_the_first_photo_ratio_and_takes_a_second(rt, client, customer, running):
     _, headers = customer
     files = {"image": ("a.png", COFFEE)}
     _, rgb = await done(
-        gen_rt,
-        await gen_client.post(
+        rt,
+        await client.post(
             "/v1/edit", headers=headers, files=files, data={"prompt": "x", "seed": 3}
         ),
     )
@@ -122,30 +104,28 @@ async def test_edit_keeps_the_first_photo_ratio_and_takes_a_second(
         "prompt": "x",
         "seed": 3,
     }
-    two, rgb2 = await done(gen_rt, await gen_client.post("/v1/edit", headers=headers, json=both))
+    two, rgb2 = await done(rt, await client.post("/v1/edit", headers=headers, json=both))
     assert rgb2.shape == rgb.shape and not np.array_equal(rgb, rgb2)
     assert two.params["reference_key"].startswith("inputs/")
     square = {"prompt": "a mug", "seed": 2}
-    made, _ = await done(
-        gen_rt, await gen_client.post("/v1/generate", headers=headers, json=square)
-    )
+    made, _ = await done(rt, await client.post("/v1/generate", headers=headers, json=square))
     chained = {"from_job": made.job_id, "prompt": "make it blue", "aspect_ratio": "2:1"}
-    _, rgb3 = await done(gen_rt, await gen_client.post("/v1/edit", headers=headers, json=chained))
+    _, rgb3 = await done(rt, await client.post("/v1/edit", headers=headers, json=chained))
     assert rgb3.shape == (48, 96, 3)
 
 
-async def test_without_weights_both_are_503_and_free(client, rt):
-    account_id, key = await accounts.create(rt, 10, "enterprise")
-    headers = {"x-key": key}
-    response = await client.post("/v1/generate", headers=headers, json={"prompt": "x"})
-    assert (
-        "weights fetch flux2-klein-4b" in assert_error(response, 503, "model_unavailable")["detail"]
-    )
-    response = await client.post(
-        "/v1/edit", headers=headers, files={"image": ("a.png", COFFEE)}, data={"prompt": "x"}
-    )
-    assert_error(response, 503, "model_unavailable")
-    assert await money(rt, account_id) == (10, 0)
+async def test_without_weights_both_are_503_and_free(redis_server, tmp_path, weights_dir):
+    async with bundled_only(redis_server, tmp_path, weights_dir) as (bare, http):
+        account_id, key = await accounts.create(bare, 10, "enterprise")
+        headers = {"x-key": key}
+        response = await http.post("/v1/generate", headers=headers, json={"prompt": "x"})
+        detail = assert_error(response, 503, "model_unavailable")["detail"]
+        assert "weights fetch flux2-klein-4b" in detail
+        response = await http.post(
+            "/v1/edit", headers=headers, files={"image": ("a.png", COFFEE)}, data={"prompt": "x"}
+        )
+        assert_error(response, 503, "model_unavailable")
+        assert await money(bare, account_id) == (10, 0)
 
 
 TINY = encode(photo("coffee", 60)[:40])
@@ -185,22 +165,20 @@ TINY = encode(photo("coffee", 60)[:40])
     ],
 )
 async def test_bad_requests_are_clear_and_free(
-    gen_client, gen_rt, customer, operation, files, fields, status, code
+    client, rt, customer, operation, files, fields, status, code
 ):
     account_id, headers = customer
     sent = {name: (f"{name}.png", data) for name, data in files.items()}
     if sent:
-        response = await gen_client.post(
-            f"/v1/{operation}", headers=headers, files=sent, data=fields
-        )
+        response = await client.post(f"/v1/{operation}", headers=headers, files=sent, data=fields)
     else:
-        response = await gen_client.post(f"/v1/{operation}", headers=headers, json=fields)
+        response = await client.post(f"/v1/{operation}", headers=headers, json=fields)
     assert_error(response, status, code)
-    assert await money(gen_rt, account_id) == (20, 0)
+    assert await money(rt, account_id) == (20, 0)
 
 
 async def test_inpaint_on_the_generator_takes_a_reference_and_keeps_the_rest(
-    gen_rt, gen_client, customer, generator
+    rt, client, customer, generator
 ):
     from serve_app.engine.backends import Routed
     from tests.helpers.dispatch import dispatching
@@ -214,10 +192,10 @@ async def test_inpaint_on_the_generator_takes_a_reference_and_keeps_the_rest(
         "reference_image": ("r.png", ASTRONAUT),
     }
     form = {"prompt": "a red apple", "model": "flux2-klein-4b", "seed": "5"}
-    sent = await gen_client.post("/v1/inpaint", headers=headers, files=files, data=form)
+    sent = await client.post("/v1/inpaint", headers=headers, files=files, data=form)
     inpaint = Routed({"Generator": generator})
-    async with dispatching(gen_rt, {"inpaint": inpaint}, "gen-inpaint"):
-        job, rgb = await done(gen_rt, sent)
+    async with dispatching(rt, {"inpaint": inpaint}, "gen-inpaint"):
+        job, rgb = await done(rt, sent)
     params = job.params
     assert (params["runner"], params["steps"], params["guidance"]) == ("Generator", 4, 1.0)
     assert params["reference_key"] and job.cost == 2 and job.seed == 5
@@ -226,7 +204,7 @@ async def test_inpaint_on_the_generator_takes_a_reference_and_keeps_the_rest(
     assert (rgb != original).any(axis=2)[mask > 0].mean() > 0.9
     assert np.array_equal(rgb[:, :20], original[:, :20])  # far from the mask: untouched
     sd = {**files, "mask": ("m.png", encode(mask))}
-    response = await gen_client.post("/v1/inpaint", headers=headers, files=sd, data={"prompt": "x"})
+    response = await client.post("/v1/inpaint", headers=headers, files=sd, data={"prompt": "x"})
     assert "generator" in assert_error(response, 400, "invalid_parameter")["detail"]
 
 
@@ -253,10 +231,10 @@ def upload(client, headers, data, name="brand", words="acme style", filename="b.
 
 
 async def test_a_custom_model_is_uploaded_listed_used_and_deleted(
-    gen_rt, gen_client, customer, running, lora_bytes
+    rt, client, customer, running, lora_bytes
 ):
     account_id, headers = customer
-    made = await upload(gen_client, headers, lora_bytes)
+    made = await upload(client, headers, lora_bytes)
     assert made.status_code == 201, made.text
     body = made.json()
     assert (body["model"], body["rank"], body["base_model"]) == (
@@ -265,50 +243,46 @@ async def test_a_custom_model_is_uploaded_listed_used_and_deleted(
         "flux2-klein-4b",
     )
     assert body["trigger_words"] == ["acme style"] and body["size"] == len(lora_bytes)
-    assert_error(await upload(gen_client, headers, lora_bytes), 409, "custom_model_exists")
-    listed = (await gen_client.get("/v1/custom-models", headers=headers)).json()["models"]
+    assert_error(await upload(client, headers, lora_bytes), 409, "custom_model_exists")
+    listed = (await client.get("/v1/custom-models", headers=headers)).json()["models"]
     assert [m["model"] for m in listed] == ["custom:brand"]
     ask = {"prompt": "a mug", "seed": 4, "model": "custom:brand"}
-    styled, with_lora = await done(
-        gen_rt, await gen_client.post("/v1/generate", headers=headers, json=ask)
-    )
+    styled, with_lora = await done(rt, await client.post("/v1/generate", headers=headers, json=ask))
     assert styled.params["prompt"] == "acme style, a mug" and styled.params["lora_key"]
     plain = {"prompt": "acme style, a mug", "seed": 4}
-    _, without = await done(
-        gen_rt, await gen_client.post("/v1/generate", headers=headers, json=plain)
-    )
+    _, without = await done(rt, await client.post("/v1/generate", headers=headers, json=plain))
     assert not np.array_equal(with_lora, without)
-    deleted = await gen_client.delete("/v1/custom-models/brand", headers=headers)
+    deleted = await client.delete("/v1/custom-models/brand", headers=headers)
     assert deleted.status_code == 200 and deleted.json()["deleted"] is True
-    before = await money(gen_rt, account_id)
-    response = await gen_client.post("/v1/generate", headers=headers, json=ask)
+    before = await money(rt, account_id)
+    response = await client.post("/v1/generate", headers=headers, json=ask)
     assert_error(response, 404, "custom_model_not_found")
-    assert await money(gen_rt, account_id) == before
+    assert await money(rt, account_id) == before
 
 
 async def test_a_custom_model_is_private_until_an_admin_publishes_it(
-    gen_rt, gen_client, customer, lora_bytes
+    rt, client, customer, lora_bytes
 ):
     from tests.helpers.runtime import ADMIN_TOKEN
 
     owner, headers = customer
-    assert (await upload(gen_client, headers, lora_bytes, name="house")).status_code == 201
-    _, other_key = await accounts.create(gen_rt, 10, "enterprise")
+    assert (await upload(client, headers, lora_bytes, name="house")).status_code == 201
+    _, other_key = await accounts.create(rt, 10, "enterprise")
     other = {"x-key": other_key}
     ask = {"prompt": "a mug", "model": "custom:house"}
     assert_error(
-        await gen_client.post("/v1/generate", headers=other, json=ask),
+        await client.post("/v1/generate", headers=other, json=ask),
         404,
         "custom_model_not_found",
     )
-    published = await gen_client.post(
+    published = await client.post(
         "/admin/custom-models/publish",
         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
         json={"account_id": owner, "name": "house"},
     )
     assert published.status_code == 200 and published.json()["public"] is True
-    assert (await gen_client.post("/v1/generate", headers=other, json=ask)).status_code == 202
-    listed = (await gen_client.get("/v1/custom-models", headers=other)).json()["models"]
+    assert (await client.post("/v1/generate", headers=other, json=ask)).status_code == 202
+    listed = (await client.get("/v1/custom-models", headers=other)).json()["models"]
     assert [(m["model"], m["public"]) for m in listed] == [("custom:house", True)]
 
 
@@ -335,20 +309,20 @@ def pickled() -> bytes:
     ],
 )
 async def test_bad_uploads_are_refused_with_the_reason(
-    gen_rt, gen_client, customer, lora_bytes, change, status, code
+    rt, client, customer, lora_bytes, change, status, code
 ):
     _, headers = customer
     if "cap" in change:
-        gen_rt.settings.max_lora_bytes = change["cap"]
+        rt.settings.max_lora_bytes = change["cap"]
     data = {"pickle": pickled()}.get(change.get("data"), change.get("data", lora_bytes))
     fields = {"name": change.get("name", "brand"), "trigger_words": change.get("words", "")}
     if "base_model" in change:
         fields["base_model"] = change["base_model"]
-    response = await gen_client.post(
+    response = await client.post(
         "/v1/custom-models",
         headers=headers,
         files={"file": (change.get("filename", "b.safetensors"), data)},
         data=fields,
     )
     assert_error(response, status, code)
-    assert (await gen_client.get("/v1/custom-models", headers=headers)).json()["models"] == []
+    assert (await client.get("/v1/custom-models", headers=headers)).json()["models"] == []

@@ -16,7 +16,7 @@ from serve_app.engine import images, jobs
 from serve_app.operations._styling import Styled
 from tests.helpers.backends import LocalFaceAnalyzer, LocalGenerateBackend
 from tests.helpers.dispatch import dispatching, finished
-from tests.helpers.http import assert_error
+from tests.helpers.http import assert_error, bundled_only
 from tests.helpers.perfect_client import Perfect
 from tests.helpers.runtime import make_settings, money
 
@@ -112,22 +112,16 @@ async def test_bad_requests_are_refused_free(
 
 
 async def test_without_the_parser_weights_it_is_503(redis_server, tmp_path, weights_dir, portrait):
-    from serve_app.core.runtime import Runtime
-    from tests.helpers.http import app_client
-
-    bare = Runtime.create(make_settings(redis_server, tmp_path, weights_dir))
-    try:
-        _, key = await accounts.create(bare, 10, "enterprise")
-        async with app_client(bare) as http:
-            response = await http.post(
-                "/v1/wig",
-                headers={"x-key": key},
-                files={"image": ("p.png", encode(portrait))},
-                data={"style_group_id": "5001", "style_id": "6001"},
-            )
+    async with bundled_only(redis_server, tmp_path, weights_dir) as (bare, http):
+        account_id, key = await accounts.create(bare, 10, "enterprise")
+        response = await http.post(
+            "/v1/wig",
+            headers={"x-key": key},
+            files={"image": ("p.png", encode(portrait))},
+            data={"style_group_id": "5001", "style_id": "6001"},
+        )
         assert "parsing-bisenet" in assert_error(response, 503, "model_unavailable")["detail"]
-    finally:
-        await bare.close()
+        assert await money(bare, account_id) == (10, 0)
 
 
 async def test_perfects_hair_task_flow(client, rt, account, running, portrait):

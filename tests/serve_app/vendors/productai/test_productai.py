@@ -11,7 +11,7 @@ import pytest
 
 from serve_app.billing import accounts
 from serve_app.engine import images, jobs
-from tests.helpers.http import app_client
+from tests.helpers.http import app_client, bundled_only
 from tests.helpers.runtime import money
 
 API = "/v1/api"
@@ -159,22 +159,15 @@ async def test_keys_tokens_and_jobs_errors(client, rt, headers, photos):
 async def test_without_generator_weights_it_is_503_in_its_envelope(
     redis_server, tmp_path, weights_dir
 ):
-    from serve_app.core.runtime import Runtime
-    from tests.helpers.runtime import make_settings
-
-    bare = Runtime.create(make_settings(redis_server, tmp_path, weights_dir))
-    try:
+    async with bundled_only(redis_server, tmp_path, weights_dir) as (bare, http):
         account_id, key = await accounts.create(bare, 10, "enterprise")
-        async with app_client(bare) as http:
-            response = await http.post(
-                f"{API}/generate",
-                headers={"x-api-key": key},
-                json={"prompt": "x", "model": "seedream"},
-            )
+        response = await http.post(
+            f"{API}/generate",
+            headers={"x-api-key": key},
+            json={"prompt": "x", "model": "seedream"},
+        )
         error_of(response, 503, "MODEL_UNAVAILABLE")
         assert await money(bare, account_id) == (10, 0)
-    finally:
-        await bare.close()
 
 
 async def test_a_sixteenth_job_request_in_a_minute_from_one_ip_is_refused(rt, headers):
