@@ -17,6 +17,7 @@ from serve_app.engine.images import ImageInfo
 from serve_app.vendors.picwish import mapping
 from tests.helpers.backends import LocalEnhanceBackend, LocalFaceBackend, LocalUpscaleBackend
 from tests.helpers.dispatch import dispatching
+from tests.helpers.photo_server import serving
 
 CHELSEA = encode(photo("chelsea"), "JPEG", quality=90)  # 451 x 300: auto x4
 TASKS = "/api/tasks/visual/scale"
@@ -197,28 +198,11 @@ async def test_keys_and_task_ids(http, rt, headers):
 
 async def test_image_url_as_a_form_field_and_as_json(http, rt, headers):
     """The photo fetched from a server of the test's own (private addresses allowed here)."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Photo(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("content-type", "image/jpeg")
-            self.end_headers()
-            self.wfile.write(CHELSEA)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Photo)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     rt.settings.allow_private_urls = True
-    url = f"http://127.0.0.1:{server.server_address[1]}/photo.jpg"
-    try:
+    with serving({"/photo.jpg": CHELSEA}) as base:
+        url = f"{base}/photo.jpg"
         form = await http.post(TASKS, headers=headers, data={"image_url": url, "scale_factor": "2"})
         as_json = await http.post(TASKS, headers=headers, json={"image_url": url, "type": "face"})
-    finally:
-        server.shutdown()
     for response, operation in ((form, "upscale"), (as_json, "restore-face")):
         assert response.status_code == 200, response.text
         job = await jobs.load(rt, response.json()["data"]["task_id"])
