@@ -91,9 +91,11 @@ async def _read_form(request: Request, settings: Settings, image_required: bool)
         reference = await _read_upload(form.get(REFERENCE), REFERENCE, settings)
     finally:
         await form.close()
-    if image is None:
-        fields = {**request.query_params, **params}
-        image = await _image_from_fields(fields, settings, required=image_required)
+    fields = {**request.query_params, **params}
+    if not image_required:
+        no_photo(fields, image)
+    elif image is None:
+        image = await _image_from_fields(fields, settings)
     if mask is None:
         mask = await _image_from_fields(params, settings, "mask", required=False)
     if reference is None:
@@ -133,10 +135,19 @@ async def _read_json(request: Request, settings: Settings, image_required: bool)
         )
     payload = json_object(body)
     fields = {**request.query_params, **payload}
-    image = await _image_from_fields(fields, settings, required=image_required)
+    if not image_required:
+        no_photo(fields, None)
+    image = await _image_from_fields(fields, settings) if image_required else None
     mask = await _image_from_fields(payload, settings, "mask", required=False)
     reference = await _image_from_fields(payload, settings, REFERENCE, required=False)
     return image, (mask, reference), payload
+
+
+def no_photo(fields: dict[str, Any], upload: bytes | None) -> None:
+    """An operation without an input photo refuses one before fetching or decoding it."""
+    sent = upload is not None or any(fields.get(f"image{s}") for s in ("", "_base64", "_url"))
+    if sent or fields.get(FROM_JOB) not in (None, ""):
+        raise InvalidParameter("This operation takes no input photo; send its parameters only.")
 
 
 async def _image_from_fields(

@@ -144,6 +144,15 @@ TINY = encode(photo("coffee", 60)[:40])
         ("generate", {}, {"prompt": "x", "negative_prompt": "blur"}, 400, "invalid_parameter"),
         ("generate", {}, {"prompt": "x", "model": "sdxl"}, 400, "invalid_parameter"),
         ("generate", {"image": COFFEE}, {"prompt": "x"}, 400, "invalid_parameter"),
+        # refused before the URL is fetched (a fetch would answer url_not_allowed)
+        (
+            "generate",
+            {},
+            {"prompt": "x", "image_url": "http://127.0.0.1:1/a.png"},
+            400,
+            "invalid_parameter",
+        ),
+        ("generate", {}, {"prompt": "x", "from_job": "job_x"}, 400, "invalid_parameter"),
         ("edit", {}, {"prompt": "x"}, 400, "no_image"),
         ("edit", {"image": COFFEE}, {}, 400, "invalid_parameter"),
         ("edit", {"image": TINY}, {"prompt": "x"}, 400, "pixel_too_small"),
