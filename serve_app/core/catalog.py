@@ -78,3 +78,25 @@ class Catalog:
         # a file (state dict) or a directory (a diffusers pipeline, model_index.json inside)
         path = spec.weights_path(self.weights_dir)
         return path.is_file() or (path / "model_index.json").is_file()
+
+    def how_to_get(self, name: str) -> str:
+        """What a 503 `model_unavailable` and an offline `weights fetch` tell the operator."""
+        spec = self.specs.get(name)
+        fetch = f"run `photoserve weights fetch {name}` where there is internet"
+        if spec is None:
+            return fetch + "."
+        return f"{fetch}, or {source_line(spec)} and run `photoserve weights import {name} FILE`."
+
+
+def source_line(spec: ModelSpec) -> str:
+    """Where a model's weights come from, with what checks them."""
+    for source in spec.sources:
+        if source.get("kind") == "url":
+            checks = [f"{source['size']} bytes" if source.get("size") else ""]
+            checks.append(f"sha256 {source['sha256']}" if source.get("sha256") else "")
+            said = ", ".join(c for c in checks if c)
+            return f"download {source['url']}" + (f" ({said})" if said else "")
+        if source.get("kind") == "hf-snapshot":
+            revision = source.get("revision") or "main"
+            return f"download the Hugging Face repo {source['repo']} at {revision} as a folder"
+    return "get its weights file"

