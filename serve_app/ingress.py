@@ -15,9 +15,13 @@ import pkgutil
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from serve_app import operations, vendors
-from serve_app.api import handlers, views
+from serve_app.api import docs, handlers, views
 from serve_app.api.deps import FleetStatus
 from serve_app.api.middleware import RateLimitHeaders
 from serve_app.api.responses import OrjsonResponse
@@ -81,25 +85,69 @@ async def lifespan(app: FastAPI):
             app.state.runtime = None
 
 
+class PhotoAPI(FastAPI):
+    """FastAPI with the description docs.py completes (a class, not a closure: Serve pickles
+    the app into its replica)."""
+
+    def openapi(self) -> dict:
+        if self.openapi_schema is None:
+            described = get_openapi(
+                title=self.title,
+                version=self.version,
+                description=self.description,
+                routes=self.routes,
+            )
+            surfaces = self.state.surfaces
+            tags = {s.prefix: s.tag for s in surfaces if s.tag}
+            self.openapi_schema = docs.describe(described, tags)
+        return self.openapi_schema
+
+
+async def docs_page() -> HTMLResponse:
+    return HTMLResponse(docs.swagger_page("photoserve"))
+
+
+def add_docs(app: FastAPI) -> None:
+    app.add_api_route("/docs", docs_page, include_in_schema=False)
+    app.mount(docs.ASSETS, StaticFiles(directory=docs.assets_dir()), name="docs-assets")
+
+
+def add_cors(app: FastAPI, settings: Settings) -> None:
+    """Browser clients on the origins the operator lists (PHOTOSERVE_CORS_ORIGINS)."""
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=docs.EXPOSED_HEADERS,
+        )
+
+
 def create_app(
     runtime: Runtime | None = None,
     fleet_status: FleetStatus | None = None,
     settings: Settings | None = None,
     surfaces: list[Surface] = SURFACES,
 ) -> FastAPI:
-    app = FastAPI(
+    app = PhotoAPI(
         title="photoserve",
         version="0.1.0",
         description="Self-hosted AI photo API: submit an image, get a job id, poll, download.",
         lifespan=lifespan,
         default_response_class=OrjsonResponse,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.runtime = runtime
     app.state.settings = settings
     app.state.fleet_status = fleet_status
     app.state.surfaces = surfaces
     app.add_middleware(RateLimitHeaders)
+    add_cors(app, settings or (runtime.settings if runtime else get_settings()))
     handlers.install(app)
+    add_docs(app)
     for router in native_routers():
         app.include_router(router)
     for surface in surfaces:

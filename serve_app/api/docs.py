@@ -1,5 +1,7 @@
-"""OpenAPI descriptions of the submit routes, which read their body by hand (multipart or
-JSON): built from each operation's parameter model."""
+"""The API's description: the submit routes' bodies (read by hand, multipart or JSON: built
+from each operation's parameter model), the security schemes (Swagger's Authorize button
+sends the key), the error envelope and the main response bodies, and /docs itself, whose
+Swagger UI assets come from a pinned package (swagger-ui-bundle), never from a CDN."""
 
 from __future__ import annotations
 
@@ -40,12 +42,33 @@ def parameters(op: Operation) -> dict[str, Any]:
     return {name: _plain(field) for name, field in schema["properties"].items()}
 
 
+_REFERENCE = {
+    "multipart": {
+        "reference_image": {
+            "type": "string",
+            "format": "binary",
+            "description": "the second photo",
+        }
+    },
+    "json": {
+        "reference_image_base64": {"type": "string"},
+        "reference_image_url": {"type": "string", "format": "uri"},
+    },
+}
+_NONE: dict[str, dict] = {"multipart": {}, "json": {}}
+
+
 def submit_doc(op: Operation) -> dict:
     params = parameters(op)
-    mask = _MASK if op.takes_mask else {"multipart": {}, "json": {}}
+    mask = _MASK if op.takes_mask else _NONE
+    reference = _REFERENCE if op.takes_reference else _NONE
     image = {"image": {"type": "string", "format": "binary"}, **_FROM_JOB}
-    multipart = {**image, **mask["multipart"], **params}
-    json_body = {**_IMAGE_JSON, **mask["json"], **params}
+    if not op.takes_image:
+        image, image_json = {}, {}
+    else:
+        image_json = _IMAGE_JSON
+    multipart = {**image, **mask["multipart"], **reference["multipart"], **params}
+    json_body = {**image_json, **mask["json"], **reference["json"], **params}
     return {
         "requestBody": {
             "required": True,
@@ -53,5 +76,127 @@ def submit_doc(op: Operation) -> dict:
                 "multipart/form-data": {"schema": {"type": "object", "properties": multipart}},
                 "application/json": {"schema": {"type": "object", "properties": json_body}},
             },
-        }
+        },
+        "responses": {"202": {"description": "queued", **json_ref("Accepted")}},
     }
+
+
+def json_ref(name: str) -> dict:
+    return {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
+
+
+_ERROR = {
+    "type": "object",
+    "required": ["ok", "error", "detail"],
+    "properties": {
+        "ok": {"type": "boolean", "enum": [False]},
+        "error": {"type": "string", "description": "a code of README's error table"},
+        "detail": {"type": "string", "description": "one sentence for a person"},
+    },
+}
+_ACCEPTED = {
+    "type": "object",
+    "required": ["ok", "job_id", "status", "cost"],
+    "properties": {
+        "ok": {"type": "boolean"},
+        "job_id": {"type": "string"},
+        "status": {"type": "string", "enum": ["queued"]},
+        "cost": {"type": "integer", "description": "credits charged if it finishes"},
+        "remaining": {"type": "integer", "description": "credits left, this job's held"},
+    },
+}
+_JOB = {
+    "type": "object",
+    "required": ["ok", "job_id", "status", "operation", "progress"],
+    "properties": {
+        "ok": {"type": "boolean"},
+        "job_id": {"type": "string"},
+        "status": {"type": "string", "enum": ["queued", "processing", "done", "failed"]},
+        "operation": {"type": "string"},
+        "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+        "cost": {"type": "integer"},
+        "width": {"type": ["integer", "null"]},
+        "height": {"type": ["integer", "null"]},
+        "result_url": {"type": "string", "description": "signed; works without the key"},
+        "error": {"type": "object", "properties": {"code": {}, "detail": {}}},
+        "polling_interval": {"type": "number", "description": "seconds until the next poll"},
+    },
+}
+SECURITY_SCHEMES = {
+    "ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+    "Bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "an API key, the admin token (/admin) or a Perfect Corp access token",
+    },
+}
+KEYED = [{"ApiKey": []}, {"Bearer": []}]
+PUBLIC = ("/healthz", "/readyz", "/v1/styles", "/s2s/v1.0/client/auth", "/docs", "/openapi")
+OPTIONAL_KEY = ("/download", "/faces/", "/s2s/v1.0/file/")  # signed URLs work without a key
+
+
+def security_for(path: str) -> list[dict]:
+    if path.startswith(PUBLIC):
+        return []
+    if path.startswith("/admin"):
+        return [{"Bearer": []}]
+    if any(part in path for part in OPTIONAL_KEY):
+        return [{}, *KEYED]
+    return KEYED
+
+
+def native(path: str) -> bool:
+    return path.startswith(("/v1/", "/admin/")) and not path.startswith("/v1/api/")
+
+
+def describe(schema: dict, tags: dict[str, str] | None = None) -> dict:
+    """FastAPI's schema plus what it cannot know: who may call each route, the native error
+    envelope on every native route, the bodies of a submit and a job, and `tags`: path
+    prefix -> the one tag of the routes under it (a vendor's mount of native routes)."""
+    components = schema.setdefault("components", {})
+    components["securitySchemes"] = SECURITY_SCHEMES
+    schemas = components.setdefault("schemas", {})
+    schemas.update(Error=_ERROR, Accepted=_ACCEPTED, Job=_JOB)
+    for path, item in schema.get("paths", {}).items():
+        for operation in item.values():
+            operation["security"] = security_for(path)
+            for prefix, tag in (tags or {}).items():
+                if path.startswith(prefix):
+                    operation["tags"] = [tag]
+            if native(path):
+                responses = operation.setdefault("responses", {})
+                responses.setdefault("4XX", {"description": "refused", **json_ref("Error")})
+    job = schema.get("paths", {}).get("/v1/jobs/{job_id}", {}).get("get")
+    if job is not None:
+        job["responses"]["200"] = {"description": "the job", **json_ref("Job")}
+    return schema
+
+
+def swagger_page(title: str) -> str:
+    """/docs on the bundled Swagger UI (the Authorize button sends the key it is given)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title=f"{title} API",
+        swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{ASSETS}/favicon-32x32.png",
+    ).body.decode()
+
+
+ASSETS = "/docs/assets"
+# what a browser client on another origin may read (CORS)
+EXPOSED_HEADERS = [
+    "Retry-After",
+    "Idempotent-Replayed",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+]
+
+
+def assets_dir() -> str:
+    from swagger_ui_bundle import swagger_ui_path
+
+    return swagger_ui_path

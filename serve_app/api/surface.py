@@ -31,6 +31,7 @@ class Surface:
     render_error: ErrorRender = native_error
     webhook_style: str = ""  # the style its webhook registrations store, if its own
     render_webhook: Render | None = None
+    tag: str = ""  # /docs files its routes under this tag (for routes shared with native)
 
 
 def for_path(surfaces: list[Surface], path: str) -> Surface | None:

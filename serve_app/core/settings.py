@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     url_fetch_timeout_s: float = 10.0
     url_max_redirects: int = 3
     allow_private_urls: bool = False
+    # browser clients on other origins: comma-separated origins, or * (none by default)
+    cors_origins: str = ""
 
     # operation modules kept outside this repository (import paths), each declaring OPERATION
     extra_operations: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_names)] = ()

@@ -21,11 +21,17 @@ def render_error(error: ApiError) -> tuple[int, dict]:
 
 
 def routers() -> list[APIRouter]:
-    mounted = APIRouter(prefix="/api", include_in_schema=False)
+    mounted = APIRouter(prefix="/api")
     mounted.include_router(submit.router(operations.all_operations()))
     mounted.include_router(status.router)
     mounted.include_router(download.router)
     return [mounted]
 
 
-SURFACE = Surface(name="pixelforge", prefix=PREFIX, routers=routers, render_error=render_error)
+SURFACE = Surface(
+    name="pixelforge",
+    prefix=PREFIX,
+    routers=routers,
+    render_error=render_error,
+    tag="PixelForge compatible",  # its own section of /docs, not the native ones again
+)
