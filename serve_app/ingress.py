@@ -13,11 +13,12 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from serve_app import operations, vendors
@@ -112,6 +113,19 @@ def add_docs(app: FastAPI) -> None:
     app.mount(docs.ASSETS, StaticFiles(directory=docs.assets_dir()), name="docs-assets")
 
 
+PLAYGROUND = Path(__file__).resolve().parent / "api" / "playground"
+
+
+async def playground_page() -> FileResponse:
+    return FileResponse(PLAYGROUND / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+def add_playground(app: FastAPI) -> None:
+    """The web playground at / (static files: serve_app/api/playground/)."""
+    app.add_api_route("/", playground_page, include_in_schema=False)
+    app.mount("/playground", StaticFiles(directory=PLAYGROUND), name="playground")
+
+
 def add_cors(app: FastAPI, settings: Settings) -> None:
     """Browser clients on the origins the operator lists (PHOTOSERVE_CORS_ORIGINS)."""
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
@@ -148,6 +162,7 @@ def create_app(
     add_cors(app, settings or (runtime.settings if runtime else get_settings()))
     handlers.install(app)
     add_docs(app)
+    add_playground(app)
     for router in native_routers():
         app.include_router(router)
     for surface in surfaces:

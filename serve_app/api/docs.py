@@ -1,7 +1,7 @@
 """The API's description: the submit routes' bodies (read by hand, multipart or JSON: built
 from each operation's parameter model), the security schemes (Swagger's Authorize button
 sends the key), the error envelope and the main response bodies, and /docs itself, whose
-Swagger UI assets come from a pinned package (swagger-ui-bundle), never from a CDN."""
+Swagger UI assets come from a pinned package (fastapi-swagger), never from a CDN."""
 
 from __future__ import annotations
 
@@ -197,6 +197,8 @@ EXPOSED_HEADERS = [
 
 
 def assets_dir() -> str:
-    from swagger_ui_bundle import swagger_ui_path
+    """Swagger UI 5's files as fastapi-swagger ships them (its 5.x reads OpenAPI 3.1, which
+    FastAPI writes; swagger-ui-bundle's 4.15 does not)."""
+    from importlib import resources
 
-    return swagger_ui_path
+    return str(resources.files("fastapi_swagger") / "resources")
