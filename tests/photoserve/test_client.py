@@ -14,14 +14,21 @@ import pytest
 from PIL import Image
 
 from loadtest.photos import encode, photo
-from photoserve import AsyncClient, Backoff, JobFailed, WaitTimedOut, errors
+from photoserve import AsyncClient, Backoff, Client, JobFailed, WaitTimedOut, errors
 from serve_app.billing import accounts
 from serve_app.engine import jobs
 from serve_app.engine.backends import JobFailure
 from serve_app.ingress import create_app
 from tests.helpers.backends import LocalUpscaleBackend
 from tests.helpers.dispatch import dispatching
-from tests.helpers.faults import DROP_AFTER, DROP_BEFORE, FORWARD, AsyncFaultTransport, Faults
+from tests.helpers.faults import (
+    DROP_AFTER,
+    DROP_BEFORE,
+    FORWARD,
+    AsyncFaultTransport,
+    Faults,
+    FaultTransport,
+)
 from tests.helpers.photo_server import serving
 from tests.helpers.runtime import make_settings
 
@@ -193,3 +200,16 @@ async def test_connection_errors_give_up_after_the_bound(rt, account):
         with pytest.raises(errors.ConnectionFailed):
             await client.credits()
     assert faults.requests == 3
+
+
+def test_the_sync_client_on_a_real_socket_retries_without_a_second_job(http_server, account):
+    faults = Faults([DROP_AFTER, 503, DROP_BEFORE])
+    transport = FaultTransport(httpx.HTTPTransport(), faults)
+    with Client(http_server, account[1], transport=transport, backoff=QUICK) as client:
+        job = client.upscale(encode(PHOTO), scale=2)
+        listed = client.jobs()
+        again = client.job(job.id)
+        balance = client.credits()
+    assert [j.id for j in listed] == [job.id]  # the server's own list: one job
+    assert faults.forwarded.count("POST /v1/upscale") == 2  # the first answer was lost
+    assert again.status == "queued" and balance["held"] == job.cost
