@@ -62,7 +62,7 @@ class _Requests:
         return {
             "method": "POST",
             "url": f"/v1/{operation}",
-            "params": {"wait": _seconds(wait)} if wait else None,
+            "params": {"wait": _seconds(wait)} if wait is not None else None,
             "headers": {"Idempotency-Key": key or f"ps-{uuid.uuid4().hex}"},
             **request_parts(uploads, fields),
         }
@@ -100,7 +100,8 @@ def unreachable(url: str, exc: Exception) -> str:
 
 
 def _seconds(wait: float) -> str:
-    return str(int(min(max(wait, 1), 60)))
+    """`?wait=` as the server takes it: whole seconds, 0 (answer at once) to 60."""
+    return str(int(min(max(wait, 0), 60)))
 
 
 def _json(response: httpx.Response) -> Any:
