@@ -116,7 +116,15 @@ function usePhoto(file) {
   $("canvas-box").hidden = false;
 }
 
+function fit(image) {
+  // as wide as the page allows and at most 60% of the window's height, small photos enlarged
+  const room = image.parentElement.parentElement.clientWidth;
+  const scale = Math.min(room / image.naturalWidth, (0.6 * window.innerHeight) / image.naturalHeight);
+  image.style.width = `${Math.floor(image.naturalWidth * scale)}px`;
+}
+
 function sizeCanvases() {
+  fit($("preview"));
   for (const canvas of [$("mask"), maskCanvas]) {
     canvas.width = $("preview").naturalWidth;
     canvas.height = $("preview").naturalHeight;
@@ -249,6 +257,7 @@ async function showResult(job, beforeUrl) {
   const blob = await (await api(`/v1/jobs/${job.job_id}/download`)).blob();
   const url = URL.createObjectURL(blob);
   $("after").src = url;
+  $("before").onload = () => fit($("before"));
   $("before").src = beforeUrl || url;
   $("download").href = url;
   $("download").download = `${job.job_id}.${EXTENSIONS[blob.type] || "png"}`;

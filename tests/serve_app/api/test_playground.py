@@ -108,6 +108,9 @@ async def test_upscale_through_the_page_downloads_the_api_result(
         await (await pending.value).save_as(saved)
         job_id = (await page.locator("#job-id").text_content()).strip()
         await page.screenshot(path=screenshot_path("playground-upscale.png"), full_page=True)
+        await page.set_viewport_size({"width": 900, "height": 700})
+        await page.locator("#job").scroll_into_view_if_needed()
+        await page.screenshot(path=screenshot_path("playground-readme.png"), full_page=True)
     api = httpx.get(f"{http_server}/v1/jobs/{job_id}/download", headers={"x-key": key})
     assert saved.read_bytes() == api.content
     assert Image.open(saved).size == (128, 128)
@@ -143,7 +146,7 @@ async def test_paint_a_mask_and_erase(rt, http_server, browser, eraser, tmp_path
     painted = np.argwhere(mask > 0)
     assert painted.size and mask.shape[:2] == (128, 128)  # in the photo's own pixels
     rows, cols = painted[:, 0], painted[:, 1]
-    assert 50 <= rows.mean() <= 78 and cols.min() >= 30 and cols.max() <= 90
+    assert 50 <= rows.mean() <= 78 and cols.min() >= 20 and cols.max() <= 100  # 30%..60% across
 
 
 async def test_a_wrong_key_shows_the_api_message(http_server, browser):
