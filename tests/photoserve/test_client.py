@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -213,3 +215,23 @@ def test_the_sync_client_on_a_real_socket_retries_without_a_second_job(http_serv
     assert [j.id for j in listed] == [job.id]  # the server's own list: one job
     assert faults.forwarded.count("POST /v1/upscale") == 2  # the first answer was lost
     assert again.status == "queued" and balance["held"] == job.cost
+
+
+def readme_quick_start() -> str:
+    """The first Python block of the README: the SDK in five lines."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    return text.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+async def test_the_readme_quick_start_runs(rt, account, http_server, weights_dir, tmp_path):
+    snippet = readme_quick_start()
+    snippet = snippet.replace("http://127.0.0.1:8000", http_server).replace("ps_…", account[1])
+    (tmp_path / "photo.jpg").write_bytes(encode(PHOTO, "JPEG"))
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        async with dispatching(rt, {"upscale": LocalUpscaleBackend(weights_dir, 16)}, "readme"):
+            await asyncio.to_thread(exec, compile(snippet, "README.md", "exec"), {})
+    finally:
+        os.chdir(here)
+    assert Image.open(tmp_path / "photo_x4.png").size == (192, 192)
