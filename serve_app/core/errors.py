@@ -54,6 +54,9 @@ InvalidAccessToken = _error(
 OutOfCredits = _error("OutOfCredits", 402, "out_of_credits", "Not enough credits.")
 AdminDisabled = _error("AdminDisabled", 403, "admin_disabled", "The admin API has no token.")
 NotYourJob = _error("NotYourJob", 403, "not_your_job", "This job belongs to another account.")
+InvalidSignature = _error(
+    "InvalidSignature", 403, "invalid_signature", "The signed URL is wrong or has expired."
+)
 InvalidUploadUrl = _error(
     "InvalidUploadUrl", 403, "invalid_upload_url", "The upload URL is wrong or has expired."
 )

@@ -45,7 +45,10 @@ async def check_url(url: str, allow_private: bool, what: str = "image_url") -> t
         raise InvalidUrl(f"{what} must be an absolute http or https URL.")
     addresses = await _resolve(parts.hostname, port)
     if not allow_private and not all(_is_public(a) for a in addresses):
-        raise UrlNotAllowed(f"{what} points to a loopback, private or link-local address.")
+        raise UrlNotAllowed(
+            f"{what} points to a loopback, private or link-local address (an operator allows "
+            "private targets with PHOTOSERVE_ALLOW_PRIVATE_URLS=1)."
+        )
     return parts.hostname, addresses[0], port
 
 

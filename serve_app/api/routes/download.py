@@ -8,11 +8,17 @@ import asyncio
 from fastapi import APIRouter, Query, Request
 
 from serve_app.api import signing
-from serve_app.api.deps import RuntimeDep, apply_rate_limit, current_account
+from serve_app.api.deps import RuntimeDep, api_key_from, apply_rate_limit, current_account
 from serve_app.api.results import file_response
 from serve_app.api.routes.status import owned
 from serve_app.billing.accounts import Account
-from serve_app.core.errors import InvalidParameter, JobFailed, JobNotFound, NotReady
+from serve_app.core.errors import (
+    InvalidParameter,
+    InvalidSignature,
+    JobFailed,
+    JobNotFound,
+    NotReady,
+)
 from serve_app.core.keyspace import Blobs
 from serve_app.core.runtime import Runtime
 from serve_app.engine import images, jobs
@@ -32,9 +38,20 @@ async def _download_access(request: Request, rt: Runtime, job_id: str) -> Job:
         owner = Account(job.account, await _plan(rt, job.account), False)
         await apply_rate_limit(request, rt, owner, "result")
         return job
+    if ("sig" in params or "exp" in params) and not api_key_from(request):
+        raise _bad_signature(params.get("exp"), rt.clock(), job_id)
     account = await current_account(request, rt)
     await apply_rate_limit(request, rt, account, "result")
     return owned(job, account)
+
+
+def _bad_signature(expires: str | None, now: float, job_id: str) -> InvalidSignature:
+    """A signed URL that does not open: said as such (not as a missing key)."""
+    late = expires is not None and expires.isdigit() and int(expires) < now
+    what = "has expired" if late else "does not match"
+    return InvalidSignature(
+        f"This signed URL {what}; GET /v1/jobs/{job_id} with your key gives a fresh result_url."
+    )
 
 
 async def _plan(rt: Runtime, account_id: str) -> str:

@@ -63,24 +63,30 @@ async def test_signed_url_needs_no_key(client, auth, dispatcher):
         lambda u: u.replace("exp=", "exp=1"),
     ],
 )
-async def test_bad_signatures_fall_back_to_the_key(client, auth, dispatcher, mangle):
+async def test_bad_signatures_say_so_and_fall_back_to_the_key(client, auth, dispatcher, mangle):
     job = await finished_job(client, auth)
     url = mangle(job["result_url"].replace("http://testserver", ""))
-    assert_error(await client.get(url), 401, "missing_key")
+    body = assert_error(await client.get(url), 403, "invalid_signature")
+    assert f"GET /v1/jobs/{job['job_id']}" in body["detail"]
     assert (await client.get(url, headers=auth)).status_code == 200
+    bare = url.split("?")[0]
+    assert_error(await client.get(bare), 401, "missing_key")  # no signature: a key is needed
 
 
 async def test_signature_is_bound_to_its_job(client, auth, dispatcher):
     one, two = await finished_job(client, auth), await finished_job(client, auth)
     query = one["result_url"].split("?")[1]
-    assert_error(await client.get(f"/v1/jobs/{two['job_id']}/download?{query}"), 401, "missing_key")
+    url = f"/v1/jobs/{two['job_id']}/download?{query}"
+    assert (
+        "does not match" in assert_error(await client.get(url), 403, "invalid_signature")["detail"]
+    )
 
 
 async def test_expired_signature_is_refused(client, auth, rt, dispatcher):
     job = await finished_job(client, auth)
     url = job["result_url"].replace("http://testserver", "")
     rt.clock = lambda: time.time() + 2 * 86400
-    assert_error(await client.get(url), 401, "missing_key")
+    assert "has expired" in assert_error(await client.get(url), 403, "invalid_signature")["detail"]
 
 
 async def test_format_negotiation_and_cache_headers(client, auth, dispatcher):

@@ -49,7 +49,8 @@ async def test_image_url_to_loopback_is_refused(client, auth):
     response = await client.post(
         "/v1/upscale", headers=auth, json={"image_url": "http://127.0.0.1:1/a.png"}
     )
-    assert_error(response, 400, "url_not_allowed")
+    body = assert_error(response, 400, "url_not_allowed")
+    assert "PHOTOSERVE_ALLOW_PRIVATE_URLS=1" in body["detail"]  # says what would allow it
 
 
 @pytest.mark.parametrize(

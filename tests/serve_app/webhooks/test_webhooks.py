@@ -77,7 +77,9 @@ async def running(rt):
 
 async def test_registration_refuses_private_targets_by_default(client, auth, rt):
     response = await client.put("/v1/webhook", headers=auth, json={"url": "http://127.0.0.1:9/x"})
-    assert_error(response, 400, "url_not_allowed")
+    assert (
+        "PHOTOSERVE_ALLOW_PRIVATE_URLS" in assert_error(response, 400, "url_not_allowed")["detail"]
+    )
     assert_error(
         await client.put("/v1/webhook", headers=auth, json={"url": "ftp://x.example/"}),
         400,
