@@ -17,6 +17,7 @@ import asyncio
 import base64
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -68,6 +69,8 @@ async def seed(redis_url: str, env: dict[str, str]) -> list[tuple[str, str]]:
     settings = Settings(
         redis_url=redis_url,
         key_secret=env["PHOTOSERVE_KEY_SECRET"],
+        url_secret=env["PHOTOSERVE_URL_SECRET"],
+        admin_token=env["PHOTOSERVE_ADMIN_TOKEN"],
         plans_file=Path(env["PHOTOSERVE_PLANS_FILE"]),
     )
     rt = Runtime.create(settings)
@@ -202,8 +205,10 @@ def main(argv: list[str] | None = None) -> None:
     weights = Path(".photoserve/weights").resolve()
     env = {
         "PHOTOSERVE_REDIS_URL": redis.url,
-        "PHOTOSERVE_KEY_SECRET": "bench-key-secret",
-        "PHOTOSERVE_URL_SECRET": "bench-url-secret",
+        # fresh for each run: the service refuses short or well-known secrets
+        "PHOTOSERVE_KEY_SECRET": secrets.token_urlsafe(32),
+        "PHOTOSERVE_URL_SECRET": secrets.token_urlsafe(32),
+        "PHOTOSERVE_ADMIN_TOKEN": secrets.token_urlsafe(32),
         "PHOTOSERVE_PLANS_FILE": str(folder / "plans.yaml"),
         "PHOTOSERVE_DATA_DIR": str(folder / "data"),
         "PHOTOSERVE_DISPATCH_ENABLED": "0",

@@ -5,6 +5,7 @@ free port, for benchmarks and end-to-end tests; stop it the way a terminal's Ctr
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -26,7 +27,7 @@ class ServiceFailed(RuntimeError):
 @dataclass
 class LocalService:
     data_dir: Path
-    admin_token: str = "local-admin-token"
+    admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None

@@ -93,3 +93,7 @@ def configure(fmt: str = "json", level: str = "INFO") -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     logger.addHandler(handler)
+    # httpx logs every request's full URL at INFO: webhook URLs and signed URLs are
+    # credentials of their own, so only its warnings are kept
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -19,7 +19,7 @@ from serve_app.core.keyspace import KeySpace
 from serve_app.core.plans import Plans
 from serve_app.core.redis_client import connect
 from serve_app.core.scripts import Scripts
-from serve_app.core.settings import Settings
+from serve_app.core.settings import Settings, check_secrets
 from serve_app.core.storage import BlobStore, open_store
 from serve_app.core.styles import Styles
 
@@ -53,6 +53,8 @@ class Runtime:
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
+        """Every process of the service makes one: it refuses insecure secrets first."""
+        check_secrets(settings)
         redis = connect(settings)
         return cls(
             settings=settings,

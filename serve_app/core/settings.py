@@ -49,9 +49,10 @@ class Settings(BaseSettings):
     plans_file: Path = CONFIGS / "plans.yaml"
     styles_dir: Path = CONFIGS / "styles"  # style catalogs, one <task>.yaml each
 
+    # required outside `photoserve run` (which generates them): check_secrets()
     admin_token: str | None = None
-    key_secret: str = "change-me"
-    url_secret: str = "change-me-too"  # signs result URLs
+    key_secret: str = ""  # API keys are stored as HMAC-SHA256 with it
+    url_secret: str = ""  # signs result URLs
 
     max_image_bytes: int = 10 * 1024 * 1024
     max_upscale_edge: int = 2048
@@ -117,6 +118,42 @@ class Settings(BaseSettings):
     @property
     def weights(self) -> Path:
         return (self.weights_dir or self.data_dir / "weights").resolve()
+
+
+SECRETS = {  # setting -> (its variable, the fewest characters it may have)
+    "key_secret": ("PHOTOSERVE_KEY_SECRET", 32),
+    "url_secret": ("PHOTOSERVE_URL_SECRET", 32),
+    "admin_token": ("PHOTOSERVE_ADMIN_TOKEN", 24),
+}
+# what docs, samples and earlier versions used: never a secret
+WELL_KNOWN = {"change-me", "change-me-too", "changeme", "secret", "admin", "password", "test"}
+GENERATE = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+class InsecureSettings(RuntimeError):
+    """The service refuses to start: each line names a variable and what is wrong with it."""
+
+
+def secret_problems(settings: Settings) -> list[str]:
+    problems = []
+    for field, (variable, shortest) in SECRETS.items():
+        value = getattr(settings, field) or ""
+        if not value:
+            problems.append(f"{variable} is not set")
+        elif value.lower() in WELL_KNOWN:
+            problems.append(f"{variable} is a well-known default value")
+        elif len(value) < shortest:
+            problems.append(f"{variable} is {len(value)} characters; at least {shortest}")
+    return problems
+
+
+def check_secrets(settings: Settings) -> None:
+    """Fail closed: no service runs on a default, missing or short secret."""
+    problems = secret_problems(settings)
+    if problems:
+        raise InsecureSettings(
+            "refusing to start: " + "; ".join(problems) + f" (make one with: {GENERATE})"
+        )
 
 
 @lru_cache

@@ -117,6 +117,23 @@ def cmd_credits_audit(args) -> int:
     return 0 if audit["ok"] else 1
 
 
+def cmd_check_config(args) -> int:
+    """What `photoserve run` would start with (the environment's secrets, else those the
+    data dir generated), or a cluster's environment: each problem named, exit 1."""
+    from serve_app.core.settings import secret_problems
+
+    settings = _settings()
+    stored = local_state.stored_secrets(settings.data_dir.resolve())
+    given = {k: getattr(settings, k) or stored.get(k) for k in ("key_secret", "url_secret")}
+    given["admin_token"] = settings.admin_token or stored.get("admin_token")
+    problems = secret_problems(settings.model_copy(update=given))
+    for problem in problems:
+        print(f"photoserve: {problem}", file=sys.stderr)
+    if not problems:
+        print("configuration ok: secrets set, none default or short")
+    return 1 if problems else 0
+
+
 def _catalog() -> Catalog:
     settings = _settings()
     return Catalog.load(settings.models_file, settings.user_models_file, settings.weights)
@@ -166,6 +183,8 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="start Redis, Ray Serve and the API locally")
     run.add_argument("--config", help="Serve config profile (default configs/serve.cpu.yaml)")
     run.set_defaults(func=cmd_run)
+    check = commands.add_parser("check-config", help="refuse what the service would refuse")
+    check.set_defaults(func=cmd_check_config)
     add_accounts(commands, common)
     add_credits(added["credits"], common)
     add_weights(commands)

@@ -65,3 +65,13 @@ def write_api_url(data_dir: Path, url: str) -> None:
 def api_url(data_dir: Path) -> str | None:
     path = data_dir / API_URL_FILE
     return path.read_text().strip() if path.exists() else None
+
+
+def stored_secrets(data_dir: Path) -> dict[str, str]:
+    """The secrets a local install generated, if it did ({} otherwise)."""
+    path = data_dir / SECRETS_FILE
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}

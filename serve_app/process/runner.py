@@ -27,7 +27,7 @@ import httpx
 import yaml
 
 from serve_app.core.catalog import Catalog
-from serve_app.core.settings import CONFIGS, Settings
+from serve_app.core.settings import CONFIGS, Settings, secret_problems
 from serve_app.process import children, instance, local_state
 from serve_app.process.embedded_redis import EmbeddedRedis, free_port
 
@@ -208,8 +208,26 @@ def _run(settings: Settings, data_dir: Path, profile: Path | None) -> int:
     redis, redis_url = start_redis(data_dir)
     local_state.write_api_url(data_dir, f"http://{settings.host}:{settings.port}")
     env = environment(settings, data_dir, secrets, redis_url)
+    problems = secret_problems(with_secrets(settings, env))
+    if problems:  # a PHOTOSERVE_* secret given by hand that is weak: said before Serve starts
+        print(f"photoserve: refusing to start: {'; '.join(problems)}", file=sys.stderr)
+        if redis is not None:
+            redis.stop()
+        return 1
     driver = start_serve(settings, data_dir, profile, env)
     return supervise(settings, data_dir, driver, redis, env, created)
+
+
+def with_secrets(settings: Settings, env: dict[str, str]) -> Settings:
+    """The settings with the secrets the service will get (the environment's, else the data
+    dir's generated ones)."""
+    return settings.model_copy(
+        update={
+            "key_secret": env["PHOTOSERVE_KEY_SECRET"],
+            "url_secret": env["PHOTOSERVE_URL_SECRET"],
+            "admin_token": env["PHOTOSERVE_ADMIN_TOKEN"],
+        }
+    )
 
 
 def start_redis(data_dir: Path) -> tuple[EmbeddedRedis | None, str]:

@@ -10,7 +10,7 @@ from serve_app.billing import credits
 from serve_app.core.settings import Settings
 from serve_app.engine.jobs import Job, NewJob
 
-ADMIN_TOKEN = "test-admin-token"
+ADMIN_TOKEN = "test-admin-token-of-enough-length"
 
 
 def make_settings(redis_server, data_dir: Path, weights_dir: Path, **overrides) -> Settings:
@@ -20,7 +20,8 @@ def make_settings(redis_server, data_dir: Path, weights_dir: Path, **overrides) 
         data_dir=data_dir,
         weights_dir=weights_dir,
         admin_token=ADMIN_TOKEN,
-        key_secret="test-key-secret",
+        key_secret="test-key-secret-of-at-least-32-characters",
+        url_secret="test-url-secret-of-at-least-32-characters",
         user_models_file=None,
         public_base_url=None,
         dispatch_block_ms=100,

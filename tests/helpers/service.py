@@ -13,7 +13,7 @@ import numpy as np
 
 from loadtest.photos import encode
 
-E2E_ADMIN_TOKEN = "e2e-admin-token"
+E2E_ADMIN_TOKEN = "e2e-admin-token-of-enough-length"
 
 
 def cli(service, *args: str) -> subprocess.CompletedProcess:

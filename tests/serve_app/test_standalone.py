@@ -26,6 +26,8 @@ async def test_plain_uvicorn_serves_the_same_data(rt, settings):
         "PHOTOSERVE_REDIS_URL": settings.redis_url,
         "PHOTOSERVE_REDIS_PREFIX": settings.redis_prefix,
         "PHOTOSERVE_KEY_SECRET": settings.key_secret,
+        "PHOTOSERVE_URL_SECRET": settings.url_secret,
+        "PHOTOSERVE_ADMIN_TOKEN": settings.admin_token,
         "PHOTOSERVE_DATA_DIR": str(settings.data_dir),
     }
     command = [sys.executable, "-m", "uvicorn", "serve_app.ingress:app", "--port", str(port)]
@@ -46,3 +48,19 @@ async def test_plain_uvicorn_serves_the_same_data(rt, settings):
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_plain_uvicorn_refuses_weak_secrets_and_names_them(settings):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOSERVE_")}
+    env.update(
+        PHOTOSERVE_REDIS_URL=settings.redis_url,
+        PHOTOSERVE_KEY_SECRET="change-me",
+        PHOTOSERVE_URL_SECRET="short",
+        PHOTOSERVE_DATA_DIR=str(settings.data_dir),
+    )
+    command = [sys.executable, "-m", "uvicorn", "serve_app.ingress:app", "--port", str(free_port())]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "PHOTOSERVE_KEY_SECRET is a well-known default value" in done.stderr
+    assert "PHOTOSERVE_URL_SECRET is 5 characters; at least 32" in done.stderr
+    assert "PHOTOSERVE_ADMIN_TOKEN is not set" in done.stderr

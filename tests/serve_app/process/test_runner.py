@@ -59,3 +59,24 @@ def test_cli_talks_to_the_configured_port_unless_an_instance_recorded_its_own(
     assert server_url(args) == "http://127.0.0.1:8555"
     args = parser().parse_args(["accounts", "create", "--url", "http://h:1", "--credits", "5"])
     assert server_url(args) == "http://h:1"
+
+
+def test_run_refuses_a_weak_secret_given_by_hand_before_serve_starts(tmp_path, weights_dir):
+    import os
+    import subprocess
+    import sys
+
+    from serve_app.process.embedded_redis import free_port
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOSERVE_")}
+    env.update(
+        PHOTOSERVE_DATA_DIR=str(tmp_path),
+        PHOTOSERVE_PORT=str(free_port()),
+        PHOTOSERVE_WEIGHTS_DIR=str(weights_dir),
+        PHOTOSERVE_KEY_SECRET="short",
+    )
+    command = [sys.executable, "-m", "serve_app.process.cli", "run"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "refusing to start: PHOTOSERVE_KEY_SECRET is 5 characters" in done.stderr
+    assert "ray" not in done.stdout.lower()  # refused before Serve was started
