@@ -238,6 +238,7 @@ async def accept(
             credits.quota(rt, account.plan),
             planned.size_label,
             claim.record(body) if claim else None,
+            credits.in_flight_cap(rt, account.plan),
         )
     except BaseException:
         for key in stored:

@@ -63,6 +63,11 @@ def quota(rt: Runtime, plan: str) -> int:
     return rt.plans.get(plan).free_daily if rt.plans.exists(plan) else 0
 
 
+def in_flight_cap(rt: Runtime, plan: str) -> int:
+    """The most jobs an account of `plan` may have queued or running (0: no cap)."""
+    return rt.plans.get(plan).max_in_flight if rt.plans.exists(plan) else 0
+
+
 async def balance(rt: Runtime, account_id: str, plan: str) -> Balance:
     now = rt.clock()
     values = await rt.scripts.balance(

@@ -61,6 +61,9 @@ InvalidUploadUrl = _error(
     "InvalidUploadUrl", 403, "invalid_upload_url", "The upload URL is wrong or has expired."
 )
 NotFound = _error("NotFound", 404, "not_found", "No such route.")
+TooManyJobs = _error(
+    "TooManyJobs", 429, "too_many_jobs", "Too many jobs of this account are queued or running."
+)
 JobNotFound = _error("JobNotFound", 404, "job_not_found", "job_id is wrong or has expired.")
 CustomModelNotFound = _error(
     "CustomModelNotFound", 404, "custom_model_not_found", "No custom model of that name."

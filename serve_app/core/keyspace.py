@@ -44,6 +44,10 @@ class KeySpace:
     def hold(self, job_id: str) -> str:
         return f"{self.prefix}hold:{job_id}"
 
+    def in_flight(self, account_id: str) -> str:
+        """zset: the account's queued and running jobs, scored by submit time (ms)."""
+        return f"{self.prefix}inflight:{account_id}"
+
     def custom_models(self, owner: str) -> str:
         """name -> record of an account's custom models (owner "" = published to all)."""
         return f"{self.prefix}custom:{owner or '*'}"

@@ -23,6 +23,7 @@ class Plan:
     rate_limits: dict[str, int] = field(default_factory=dict)
     grant: dict[str, Any] | None = None
     vip: bool = False  # a paying plan (PND's user_type "vip")
+    max_in_flight: int = 0  # jobs queued or running at once per account (0: no cap)
 
     def allows(self, operation: str) -> bool:
         return "*" in self.operations or operation in self.operations
@@ -73,4 +74,5 @@ def _plan(name: str, entry: dict[str, Any]) -> Plan:
         rate_limits={k: int(v) for k, v in (entry.get("rate_limits") or {}).items()},
         grant=entry.get("grant"),
         vip=bool(entry.get("vip", False)),
+        max_in_flight=int(entry.get("max_in_flight", 0)),
     )

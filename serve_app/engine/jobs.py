@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from serve_app.core import clock
-from serve_app.core.errors import InvalidJobId, OutOfCredits
+from serve_app.core.errors import InvalidJobId, OutOfCredits, TooManyJobs
 from serve_app.core.runtime import Runtime
 
 JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,79}$")
@@ -162,9 +162,15 @@ class Idempotency:
 
 
 async def submit(
-    rt: Runtime, job: NewJob, free_quota: int, size_label: str, idem: Idempotency | None = None
+    rt: Runtime,
+    job: NewJob,
+    free_quota: int,
+    size_label: str,
+    idem: Idempotency | None = None,
+    max_in_flight: int = 0,
 ) -> int:
-    """Reserve the job's credits and enqueue it atomically; returns the credits remaining."""
+    """Reserve the job's credits and enqueue it atomically, unless the account already has
+    `max_in_flight` jobs queued or running (0: no cap); returns the credits remaining."""
     now = rt.clock()
     k = rt.keys
     day = clock.day(now)
@@ -179,6 +185,7 @@ async def submit(
             idem.key if idem else k.idempotency(job.account_id, "-"),
             k.depth(job.operation),
             k.metrics,
+            k.in_flight(job.account_id),
         ],
         args=[
             job.account_id,
@@ -195,9 +202,17 @@ async def submit(
             idem.body if idem else "",
             STATS_TTL_S,
             INDEX_KEEP_MS,
+            max_in_flight,
             *_flatten({**job.fields(now), "day": day, "size_label": size_label}),
         ],
     )
+    if accepted == -1:
+        raise TooManyJobs(
+            f"{remaining} jobs of this account are queued or running, the most its plan "
+            "allows at once: submit again when one has finished.",
+            in_flight=int(remaining),
+            limit=max_in_flight,
+        )
     if not accepted:
         raise OutOfCredits(
             f"This job costs {job.cost} credits; {remaining} remain.",
@@ -235,6 +250,7 @@ async def complete(rt: Runtime, job: Job, seconds: float = 0.0, **fields: Any) -
     account = job.account
     keys = [k.job(job.job_id), k.hold(job.job_id), k.credits(account), k.ledger(account)]
     keys += [_stats_key(rt, job, now), k.account(account), k.webhooks, k.timings, k.metrics]
+    keys += [k.in_flight(account)]
     done = {"progress": 100, "completed_at": now, **fields}
     args = [clock.ms(now), k.job_events, round(seconds, 3), *_flatten(done)]
     return await rt.scripts.complete(keys=keys, args=args) == 1
@@ -246,7 +262,7 @@ async def fail(rt: Runtime, job: Job, code: str, detail: str) -> bool:
     account = job.account
     keys = [k.job(job.job_id), k.hold(job.job_id), *k.credit_keys(account)]
     keys += [_stats_key(rt, job, now), k.account(account), k.webhooks]
-    keys += [k.depth(job.operation), k.metrics]
+    keys += [k.depth(job.operation), k.metrics, k.in_flight(account)]
     fields = {"error_code": code, "error_detail": detail, "completed_at": now}
     args = [job.job_id, account, clock.ms(now), k.job_events, *_flatten(fields)]
     return await rt.scripts.fail(keys=keys, args=args) == 1

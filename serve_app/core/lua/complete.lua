@@ -1,8 +1,8 @@
 -- Mark a processing job done and capture its held credits, once; queue its webhook event.
--- KEYS: job, hold, C, L, stats day, account, webhook outbox, timings, metrics.
+-- KEYS: job, hold, C, L, stats day, account, webhook outbox, timings, metrics, in flight.
 -- ARGV: now ms, events channel, seconds it took, field, value, ...
 -- Returns -1 missing job, 0 not processing (a late duplicate run), 1 done and captured.
-local J, H, C, L, ST, A, WH, T, M = unpack(KEYS)
+local J, H, C, L, ST, A, WH, T, M, INF = unpack(KEYS)
 local status = redis.call('HGET', J, 'status')
 if not status then
   return -1
@@ -12,6 +12,7 @@ if status ~= 'processing' then
 end
 redis.call('HSET', J, 'status', 'done', unpack(ARGV, 4))
 local job_id = redis.call('HGET', J, 'job_id')
+redis.call('ZREM', INF, job_id)
 local captured = capture(C, L, H, job_id, tonumber(ARGV[1]))
 redis.call('HINCRBY', ST, 'done', 1)
 redis.call('HINCRBY', ST, 'credits', captured)

@@ -1,9 +1,11 @@
 -- Mark a job failed and give its held credits back, once; queue its webhook event. Also
 -- releases the hold of a job whose hash has already expired, so credits are never stranded.
--- KEYS: job, hold, C, G, B, L, stats day, account, webhook outbox, depth, metrics.
+-- KEYS: job, hold, C, G, B, L, stats day, account, webhook outbox, depth, metrics,
+--       in flight.
 -- ARGV: job_id, account, now ms, events channel, field, value, ...
 -- Returns 0 already finished, 1 failed and released.
-local J, H, C, G, B, L, ST, A, WH, DEPTH, M = unpack(KEYS)
+local J, H, C, G, B, L, ST, A, WH, DEPTH, M, INF = unpack(KEYS)
+redis.call('ZREM', INF, ARGV[1])
 local status = redis.call('HGET', J, 'status')
 if status == 'done' or status == 'failed' then
   return 0

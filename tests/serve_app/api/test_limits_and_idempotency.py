@@ -6,6 +6,8 @@ import asyncio
 
 from loadtest.photos import photo_bytes
 from serve_app.billing import accounts, idempotency
+from serve_app.core.plans import Plan
+from serve_app.engine import jobs
 from tests.helpers.http import assert_error
 from tests.helpers.runtime import money
 
@@ -125,3 +127,37 @@ async def test_concurrent_duplicates_make_one_job(client, rt, auth, account):
     assert len(accepted) == 1
     assert {r.status_code for r in responses} <= {202, 409}
     assert await money(rt, account[0]) == (99, 1)
+
+
+def capped(rt, cap: int) -> str:
+    """A plan allowing `cap` jobs in flight (and submits enough to reach it)."""
+    rt.plans.plans["capped"] = Plan("capped", rate_limits={"upload": 1000}, max_in_flight=cap)
+    return "capped"
+
+
+async def submit_png(client, key):
+    return await client.post("/v1/upscale", headers={"x-key": key}, files={"image": ("a.png", PNG)})
+
+
+async def test_jobs_in_flight_are_capped_per_account_and_free_again_when_one_ends(client, rt):
+    _, key = await accounts.create(rt, 100, capped(rt, 3))
+    _, other = await accounts.create(rt, 100, "capped")
+    first = [await submit_png(client, key) for _ in range(3)]
+    assert [r.status_code for r in first] == [202] * 3
+    held = (await client.get("/v1/credits", headers={"x-key": key})).json()["held"]
+    body = assert_error(await submit_png(client, key), 429, "too_many_jobs")
+    assert (body["in_flight"], body["limit"]) == (3, 3)
+    after = (await client.get("/v1/credits", headers={"x-key": key})).json()
+    assert after["held"] == held and after["credits"]["total"] == 100 - held  # nothing moved
+    assert (await submit_png(client, other)).status_code == 202  # another tenant is not blocked
+    ended = await jobs.load(rt, first[0].json()["job_id"])
+    assert await jobs.fail(rt, ended, "error_inference", "gave up")
+    assert (await submit_png(client, key)).status_code == 202
+
+
+async def test_concurrent_submits_never_overshoot_the_cap(client, rt):
+    account_id, key = await accounts.create(rt, 100, capped(rt, 4))
+    answers = await asyncio.gather(*(submit_png(client, key) for _ in range(12)))
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [202] * 4 + [429] * 8
+    assert await rt.redis.zcard(rt.keys.jobs(account_id)) == 4
