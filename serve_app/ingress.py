@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from serve_app import operations, vendors
 from serve_app.api import docs, handlers, views
 from serve_app.api.deps import FleetStatus
-from serve_app.api.middleware import RateLimitHeaders
+from serve_app.api.middleware import BodyLimit, PublicLimit, RateLimitHeaders
 from serve_app.api.responses import OrjsonResponse
 from serve_app.api.routes import (
     account,
@@ -126,6 +126,21 @@ def add_playground(app: FastAPI) -> None:
     app.mount("/playground", StaticFiles(directory=PLAYGROUND), name="playground")
 
 
+BODY_OVERHEAD = 256 * 1024  # form fields, JSON around the photos
+
+
+def body_limit(settings: Settings):
+    """Bytes a request body may have: three photos base64-encoded (image, mask, reference)
+    anywhere; a LoRA file on the custom-model upload."""
+    photos = settings.max_image_bytes * 4 + BODY_OVERHEAD
+    lora = settings.max_lora_bytes + BODY_OVERHEAD
+
+    def limit(path: str) -> int:
+        return lora if path == "/v1/custom-models" else photos
+
+    return limit
+
+
 def add_cors(app: FastAPI, settings: Settings) -> None:
     """Browser clients on the origins the operator lists (PHOTOSERVE_CORS_ORIGINS)."""
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
@@ -158,8 +173,11 @@ def create_app(
     app.state.settings = settings
     app.state.fleet_status = fleet_status
     app.state.surfaces = surfaces
+    configured = settings or (runtime.settings if runtime else get_settings())
     app.add_middleware(RateLimitHeaders)
-    add_cors(app, settings or (runtime.settings if runtime else get_settings()))
+    app.add_middleware(PublicLimit)
+    app.add_middleware(BodyLimit, limit=body_limit(configured))  # outermost: before all
+    add_cors(app, configured)
     handlers.install(app)
     add_docs(app)
     add_playground(app)

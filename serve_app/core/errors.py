@@ -70,6 +70,9 @@ CustomModelNotFound = _error(
 )
 AccountNotFound = _error("AccountNotFound", 404, "account_not_found", "No such account.")
 MethodNotAllowed = _error("MethodNotAllowed", 405, "method_not_allowed", "Method not allowed.")
+RequestTooLarge = _error(
+    "RequestTooLarge", 413, "request_too_large", "The request body is too large."
+)
 ImageTooLarge = _error("ImageTooLarge", 413, "image_too_large", "The image file is too large.")
 PixelTooLarge = _error("PixelTooLarge", 413, "pixel_too_large", "The image is too large.")
 PixelTooSmall = _error("PixelTooSmall", 400, "pixel_too_small", "The image is too small.")

@@ -161,3 +161,19 @@ async def test_concurrent_submits_never_overshoot_the_cap(client, rt):
     codes = sorted(r.status_code for r in answers)
     assert codes == [202] * 4 + [429] * 8
     assert await rt.redis.zcard(rt.keys.jobs(account_id)) == 4
+
+
+async def test_requests_without_credentials_are_limited_per_ip(client, rt, auth):
+    rt.plans.anonymous_limits["public"] = 3
+    try:
+        codes = [(await client.get("/v1/styles/hair-style")).status_code for _ in range(4)]
+        page = await client.get("/")
+        keyed = await client.get("/v1/credits", headers=auth)
+        probes = [(await client.get("/healthz")).status_code for _ in range(5)]
+    finally:
+        rt.plans.anonymous_limits["public"] = 300
+    assert codes == [200, 200, 200, 429]
+    body = assert_error(page, 429, "rate_limit_exceeded")
+    assert body["tier"] == "anonymous" and 1 <= int(page.headers["retry-after"]) <= 60
+    assert keyed.status_code == 200  # a key is limited by its plan, not its IP
+    assert probes == [200] * 5
