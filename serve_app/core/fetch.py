@@ -43,6 +43,8 @@ async def check_url(url: str, allow_private: bool, what: str = "image_url") -> t
         raise InvalidUrl(f"{what} is not a valid URL.") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidUrl(f"{what} must be an absolute http or https URL.")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidUrl(f"{what} must not carry credentials (user:password@).")
     addresses = await _resolve(parts.hostname, port)
     if not allow_private and not all(_is_public(a) for a in addresses):
         raise UrlNotAllowed(
