@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH_INDEX ?=
 
-.PHONY: install run test test-fast lint bench-upscale bench-peers clean
+.PHONY: install run test test-fast lint fuzz bench-upscale bench-peers clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not e2e and not slow"
+
+# Schemathesis over every route of /openapi.json with a valid key, a wrong key and no key:
+# the test suite runs 3 examples per operation, this FUZZ_EXAMPLES (reports under
+# build/test-artifacts/fuzz/)
+FUZZ_EXAMPLES ?= 100
+fuzz: install
+	PHOTOSERVE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -s tests/serve_app/test_fuzz.py
 
 lint: install
 	$(BIN)/ruff check .

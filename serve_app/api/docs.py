@@ -160,16 +160,27 @@ def describe(schema: dict, tags: dict[str, str] | None = None) -> dict:
     for path, item in schema.get("paths", {}).items():
         for operation in item.values():
             operation["security"] = security_for(path)
+            _our_validation_errors(operation)
             for prefix, tag in (tags or {}).items():
                 if path.startswith(prefix):
                     operation["tags"] = [tag]
             if native(path):
                 responses = operation.setdefault("responses", {})
                 responses.setdefault("4XX", {"description": "refused", **json_ref("Error")})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
     job = schema.get("paths", {}).get("/v1/jobs/{job_id}", {}).get("get")
     if job is not None:
         job["responses"]["200"] = {"description": "the job", **json_ref("Job")}
     return schema
+
+
+def _our_validation_errors(operation: dict) -> None:
+    """FastAPI documents its own 422 body for invalid parameters; ours is the error envelope
+    (400 natively, 422 where a surface says so)."""
+    response = operation.get("responses", {}).get("422")
+    if response is not None and "HTTPValidationError" in str(response):
+        response.update(description="invalid parameters", **json_ref("Error"))
 
 
 def swagger_page(title: str) -> str:
