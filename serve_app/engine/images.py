@@ -74,7 +74,7 @@ def inspect(
         raise InvalidFormat(f"Accepted image formats: {accepted}.")
     try:
         with Image.open(io.BytesIO(data), formats=list(FORMATS)) as img:
-            width, height = img.size
+            width, height = _viewed(img)
     except Image.DecompressionBombError as exc:
         raise PixelTooLarge(f"The image is far larger than {max_edge} px on a side.") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
@@ -87,6 +87,20 @@ def inspect(
             f"The image is {width}x{height}; the longest edge may be at most {max_edge} px."
         )
     return info
+
+
+TURNED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
+HEADER_EXIF = {"JPEG", "WEBP", "TIFF"}  # formats whose EXIF comes before the pixels
+
+
+def _viewed(img: Image.Image) -> tuple[int, int]:
+    """The size as the photo is seen (decode() applies the EXIF orientation): plans and
+    prices follow it, or a turned phone photo would be stretched to the wrong shape."""
+    width, height = img.size
+    if img.format not in HEADER_EXIF:  # a PNG's eXIf may follow its pixels: not read here
+        return width, height
+    turned = img.getexif().get(0x0112) in TURNED
+    return (height, width) if turned else (width, height)
 
 
 @dataclass
