@@ -16,6 +16,7 @@ from tests.helpers import hostile_files
 from tests.helpers.backends import LocalUpscaleBackend
 from tests.helpers.dispatch import dispatching, finished
 from tests.helpers.http import assert_error
+from tests.helpers.perfect_client import Perfect
 from tests.helpers.photo_server import serving
 from tests.helpers.runtime import make_settings
 
@@ -37,7 +38,7 @@ async def healthy(client) -> bool:
 
 
 @pytest.mark.parametrize("fmt", sorted(hostile_files.BOMBS))
-async def test_bombs_are_refused_from_the_header_every_way_in(client, auth, fmt):
+async def test_bombs_are_refused_from_the_header_every_way_in(client, auth, account, rt, fmt):
     bomb = hostile_files.BOMBS[fmt]()
     before = await balance(client, auth)
     with serving({"/bomb": bomb}) as base:
@@ -50,6 +51,13 @@ async def test_bombs_are_refused_from_the_header_every_way_in(client, auth, fmt)
             response = await client.post("/v1/upscale", headers=auth, **body)
             assert response.status_code == 413, (way, response.text)
             assert response.json()["error"] in BOMB_CODES, way
+    perfect = Perfect(client, rt)
+    await perfect.login(account[1])
+    ((put,),) = [d["requests"] for d in await perfect.declare("enhance")]
+    upload = await client.request(put["method"], put["url"], headers=put["headers"], content=bomb)
+    # refused at the upload with Perfect's codes: too large, or a format its doc does not list
+    perfect_codes = {413: "invalid_parameter", 415: "error_decode_image"}
+    assert perfect_codes.get(upload.status_code) == upload.json()["error_code"], upload.text
     assert await balance(client, auth) == before and await healthy(client)
 
 
@@ -166,3 +174,15 @@ async def test_hostile_ids_in_every_id_parameter(client, auth, settings, tmp_pat
     assert 400 <= deleted.status_code < 500
     assert sorted(p.name for p in tmp_path.iterdir()) == outside  # only data/ is ours
     assert await healthy(client)
+
+
+def test_oversized_headers_are_refused_by_the_server_and_it_stays_up(http_server):
+    import httpx
+
+    huge = {"x-api-key": "ps_" + "a" * 200_000}
+    try:
+        response = httpx.get(f"{http_server}/v1/credits", headers=huge, timeout=10)
+        assert 400 <= response.status_code < 500
+    except httpx.RemoteProtocolError:
+        pass  # the server closed the connection: refused before the app saw it
+    assert httpx.get(f"{http_server}/healthz", timeout=10).status_code == 200
