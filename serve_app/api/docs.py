@@ -122,6 +122,52 @@ _JOB = {
         "polling_interval": {"type": "number", "description": "seconds until the next poll"},
     },
 }
+
+
+def _object(required: dict[str, dict], **optional: dict) -> dict:
+    """A JSON object schema: `required` fields and their schemas, then optional ones."""
+    return {"type": "object", "required": list(required), "properties": {**required, **optional}}
+
+
+_INT, _STR, _BOOL = {"type": "integer"}, {"type": "string"}, {"type": "boolean"}
+_CREDITS = _object(
+    {
+        "ok": _BOOL,
+        "account_id": _STR,
+        "user_type": _STR,
+        "credits": _object({"sub": _INT, "extra": _INT, "free_today": _INT, "total": _INT}),
+        "held": _INT,
+        "today": _object({"used": _INT, "limit": _INT}),
+    }
+)
+_KEY_CHECK = _object({"ok": _BOOL, "valid": _BOOL, "plan": _STR, "tokens_remaining": _INT})
+_JOB_ROW = _object(
+    {"job_id": _STR, "operation": _STR, "status": _STR, "cost": _INT, "created": {"type": "number"}}
+)
+_JOBS = _object(
+    {
+        "ok": _BOOL,
+        "jobs": {"type": "array", "items": _JOB_ROW},
+        "next_before": {"type": ["number", "null"]},
+    }
+)
+_MODEL = _object(
+    {
+        "name": _STR,
+        "operation": _STR,
+        "available": _BOOL,
+        "loaded": {"type": ["boolean", "null"]},
+    }
+)
+_MODELS = _object({"ok": _BOOL, "models": {"type": "array", "items": _MODEL}})
+# route -> the name of its 200 body in components/schemas
+BODIES = {
+    ("get", "/v1/jobs/{job_id}"): "Job",
+    ("get", "/v1/credits"): "Credits",
+    ("get", "/v1/key-check"): "KeyCheck",
+    ("get", "/v1/jobs"): "Jobs",
+    ("get", "/v1/models"): "Models",
+}
 SECURITY_SCHEMES = {
     "ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
     "Bearer": {
@@ -156,7 +202,8 @@ def describe(schema: dict, tags: dict[str, str] | None = None) -> dict:
     components = schema.setdefault("components", {})
     components["securitySchemes"] = SECURITY_SCHEMES
     schemas = components.setdefault("schemas", {})
-    schemas.update(Error=_ERROR, Accepted=_ACCEPTED, Job=_JOB)
+    schemas.update(Error=_ERROR, Accepted=_ACCEPTED, Job=_JOB, Credits=_CREDITS)
+    schemas.update(KeyCheck=_KEY_CHECK, Jobs=_JOBS, Models=_MODELS)
     for path, item in schema.get("paths", {}).items():
         for operation in item.values():
             operation["security"] = security_for(path)
@@ -169,9 +216,10 @@ def describe(schema: dict, tags: dict[str, str] | None = None) -> dict:
                 responses.setdefault("4XX", {"description": "refused", **json_ref("Error")})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
-    job = schema.get("paths", {}).get("/v1/jobs/{job_id}", {}).get("get")
-    if job is not None:
-        job["responses"]["200"] = {"description": "the job", **json_ref("Job")}
+    for (method, path), name in BODIES.items():
+        operation = schema.get("paths", {}).get(path, {}).get(method)
+        if operation is not None:
+            operation["responses"]["200"] = {"description": name, **json_ref(name)}
     return schema
 
 

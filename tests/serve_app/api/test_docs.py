@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from serve_app import operations
 from serve_app.api import docs
 from serve_app.core.runtime import Runtime
@@ -96,3 +98,19 @@ async def test_cors_is_off_unless_origins_are_configured(
     assert allowed.headers["access-control-allow-origin"] == "https://app.example"
     assert "access-control-allow-origin" not in other.headers
     assert "Retry-After" in credits.headers["access-control-expose-headers"]
+
+
+async def test_the_declared_bodies_match_real_answers(client, auth):
+    import jsonschema
+
+    spec = (await client.get("/openapi.json")).json()
+    for method, path in docs.BODIES:
+        if "{" in path:
+            continue
+        declared = spec["paths"][path][method]["responses"]["200"]["content"]
+        ref = declared["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        body = (await client.request(method.upper(), path, headers=auth)).json()
+        jsonschema.validate(body, spec["components"]["schemas"][ref])
+        broken = {k: v for k, v in body.items() if k != "ok"}  # a missing field is caught
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(broken, spec["components"]["schemas"][ref])
