@@ -1,6 +1,7 @@
 """Property-based fuzzing of every surface: Schemathesis generates requests from
 /openapi.json (every native and vendor route) against the real app on a socket with a real
-Redis, with a valid key, a wrong key and no key. Checks: no 5xx but the documented 503s,
+Redis, with a valid key, the admin token, a Perfect Corp access token, a wrong key and no
+key. Checks: no 5xx but the documented 503s,
 every 4xx in its surface's envelope, responses that match their documented schemas. CI runs
 a bounded pass (PHOTOSERVE_FUZZ_EXAMPLES, 3 per operation); `make fuzz` a long one."""
 
@@ -12,12 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
 from serve_app.billing import accounts
 from serve_app.core.settings import CONFIGS
-from tests.helpers.runtime import make_settings
+from tests.helpers.perfect_client import Perfect
+from tests.helpers.runtime import ADMIN_TOKEN, make_settings
 
 pytestmark = pytest.mark.slow
 EXAMPLES = int(os.environ.get("PHOTOSERVE_FUZZ_EXAMPLES", "3"))
@@ -58,15 +61,33 @@ def fuzz(url: str, name: str, headers: list[str], rotation_allowed: bool) -> tup
     return done.returncode, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("who", ["valid key", "wrong key", "no key"])
-async def test_every_surface_under_generated_requests(rt, http_server, who):
+async def perfect_token(rt, url: str, key: str) -> str:
+    """An access token from Perfect Corp's client/auth, as its clients get one."""
+    async with httpx.AsyncClient(base_url=url) as http:
+        caller = Perfect(http, rt)
+        await caller.login(key)
+    return caller.bearer["Authorization"].split()[1]
+
+
+async def credentials(rt, url: str, who: str) -> list[str]:
     _, key = await accounts.create(rt, 10**6, "enterprise")
-    headers = {
-        "valid key": [f"x-api-key: {key}"],
-        "wrong key": ["x-api-key: ps_" + "x" * 32],
-        "no key": [],
-    }[who]
-    code, output = fuzz(http_server, who.replace(" ", "-"), headers, who != "valid key")
+    if who == "valid key":
+        return [f"x-api-key: {key}"]
+    if who == "admin token":
+        return [f"Authorization: Bearer {ADMIN_TOKEN}"]
+    if who == "Perfect token":
+        return [f"Authorization: Bearer {await perfect_token(rt, url, key)}"]
+    return ["x-api-key: ps_" + "x" * 32] if who == "wrong key" else []
+
+
+@pytest.mark.parametrize(
+    "who", ["valid key", "admin token", "Perfect token", "wrong key", "no key"]
+)
+async def test_every_surface_under_generated_requests(rt, http_server, who):
+    headers = await credentials(rt, http_server, who)
+    code, output = fuzz(
+        http_server, who.replace(" ", "-"), headers, who == "wrong key" or who == "no key"
+    )
     tested = re.search(r"(\d+) generated, (\d+) passed", output)
     print(f"fuzz ({who}): {tested.group(0) if tested else output[-300:]}")
     print(output[output.find("Warnings:") :][:800])
