@@ -160,13 +160,49 @@ _MODEL = _object(
     }
 )
 _MODELS = _object({"ok": _BOOL, "models": {"type": "array", "items": _MODEL}})
-# route -> the name of its 200 body in components/schemas
+_ARRAY = {"type": "array"}
+_OBJ = {"type": "object"}
+_DAY = _object({"date": _STR, "count": _INT, "credits": _INT})
+_STATS = _object(
+    {
+        "ok": _BOOL,
+        "period_days": _INT,
+        "totals": _object({k: _INT for k in ("all", "done", "error", "queued", "credits_used")}),
+        "by_operation": _OBJ,
+        "by_size": _OBJ,
+        "daily": {"type": "array", "items": _DAY},
+        "recent": _ARRAY,
+    }
+)
+_WEBHOOK = _object(
+    {"ok": _BOOL, "url": {"type": ["string", "null"]}, "enabled": _BOOL, "secret_set": _BOOL}
+)
+_CLIENTS = _object(
+    {
+        "ok": _BOOL,
+        "clients": {"type": "array", "items": _object({"client_id": _STR, "created_at": _STR})},
+    }
+)
+_STYLE = _object({"id": _INT, "title": _STR, "strength": {"type": "number"}})
+_GROUP = _object({"id": _INT, "title": _STR, "styles": {"type": "array", "items": _STYLE}})
+_STYLES = _object({"ok": _BOOL, "task": _STR, "groups": {"type": "array", "items": _GROUP}})
+_HEALTH = _object({"ok": _BOOL, "redis": _STR})
+_READY = _object({"ok": _BOOL, "redis": _STR, "waiting_for": _ARRAY}, operations=_OBJ)
+# route -> the name of its 200 body in components/schemas, and the body
 BODIES = {
     ("get", "/v1/jobs/{job_id}"): "Job",
     ("get", "/v1/credits"): "Credits",
     ("get", "/v1/key-check"): "KeyCheck",
     ("get", "/v1/jobs"): "Jobs",
     ("get", "/v1/models"): "Models",
+    ("get", "/v1/stats"): "Stats",
+    ("get", "/v1/webhook"): "Webhook",
+    ("get", "/v1/webhook/deliveries"): "Deliveries",
+    ("get", "/v1/custom-models"): "CustomModels",
+    ("get", "/v1/client-credentials"): "ClientCredentials",
+    ("get", "/v1/styles/{task}"): "Styles",
+    ("get", "/healthz"): "Health",
+    ("get", "/readyz"): "Ready",
 }
 SECURITY_SCHEMES = {
     "ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
@@ -203,7 +239,11 @@ def describe(schema: dict, tags: dict[str, str] | None = None) -> dict:
     components["securitySchemes"] = SECURITY_SCHEMES
     schemas = components.setdefault("schemas", {})
     schemas.update(Error=_ERROR, Accepted=_ACCEPTED, Job=_JOB, Credits=_CREDITS)
-    schemas.update(KeyCheck=_KEY_CHECK, Jobs=_JOBS, Models=_MODELS)
+    schemas.update(KeyCheck=_KEY_CHECK, Jobs=_JOBS, Models=_MODELS, Stats=_STATS)
+    schemas.update(Webhook=_WEBHOOK, ClientCredentials=_CLIENTS, Styles=_STYLES)
+    schemas.update(Health=_HEALTH, Ready=_READY)
+    schemas.update(Deliveries=_object({"ok": _BOOL, "deliveries": _ARRAY}))
+    schemas.update(CustomModels=_object({"ok": _BOOL, "models": _ARRAY}))
     for path, item in schema.get("paths", {}).items():
         for operation in item.values():
             operation["security"] = security_for(path)

@@ -1,9 +1,9 @@
 """Property-based fuzzing of every surface: Schemathesis generates requests from
 /openapi.json (every native and vendor route) against the real app on a socket with a real
 Redis, with a valid key, the admin token, a Perfect Corp access token, a wrong key and no
-key. Checks: no 5xx but the documented 503s,
-every 4xx in its surface's envelope, responses that match their documented schemas. CI runs
-a bounded pass (PHOTOSERVE_FUZZ_EXAMPLES, 3 per operation); `make fuzz` a long one."""
+key. Checks: no 5xx but the documented 503s, every 4xx in its surface's envelope, responses
+that match their documented schemas. CI runs a bounded pass (25 examples per operation,
+Schemathesis' example and fuzzing phases); `make fuzz` a long one (every phase)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from tests.helpers.perfect_client import Perfect
 from tests.helpers.runtime import ADMIN_TOKEN, make_settings
 
 pytestmark = pytest.mark.slow
-EXAMPLES = int(os.environ.get("PHOTOSERVE_FUZZ_EXAMPLES", "3"))
+EXAMPLES = int(os.environ.get("PHOTOSERVE_FUZZ_EXAMPLES", "25"))
+LONG = EXAMPLES > 25  # make fuzz: every phase
 CHECKS = "documented_server_errors,error_envelope,response_schema_conformance"
 REPORTS = Path(os.environ.get("PHOTOSERVE_TEST_ARTIFACTS", "build/test-artifacts")) / "fuzz"
 
@@ -44,13 +45,16 @@ def unthrottled_plans(folder: Path) -> Path:
 @pytest.fixture
 def settings(redis_server, tmp_path, weights_dir):
     plans = unthrottled_plans(tmp_path)
-    return make_settings(redis_server, tmp_path, weights_dir, plans_file=plans)
+    # no dispatcher runs here: a generated `?wait=60` would hold its request for a minute
+    return make_settings(redis_server, tmp_path, weights_dir, plans_file=plans, max_wait_s=0.5)
 
 
 def fuzz(url: str, name: str, headers: list[str], rotation_allowed: bool) -> tuple[int, str]:
     command = [sys.executable, "-m", "schemathesis.cli", "run", f"{url}/openapi.json"]
     command += ["-n", str(EXAMPLES), "--checks", CHECKS, "--seed", "1", "--max-failures", "20"]
     command += ["--generation-with-security-parameters", "false"]  # the -H header is the key
+    if not LONG:  # the bounded pass; the coverage and stateful phases run in make fuzz
+        command += ["--phases", "examples,fuzzing"]
     if rotation_allowed is False:  # a rotation would end the key mid-run (the other runs try it)
         command += ["--exclude-path-regex", "rotate"]
     command += ["--report", "ndjson", "--report-dir", str(REPORTS / name)]
