@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from deployments.common import ncnn_convert
-from serve_app.core.catalog import Catalog, ModelSpec, source_line
+from serve_app.core.catalog import Catalog, ModelSpec, by_hand
 
 
 class ChecksumMismatch(ValueError):
@@ -166,7 +166,7 @@ def snapshot_note(source: dict) -> str:
 
 def not_fetched(spec: ModelSpec, exc: BaseException) -> ImportResult:
     """A failed download says what to fetch by hand and how to install it."""
-    how = f"{source_line(spec)} elsewhere, then `photoserve weights import {spec.name} FILE`"
+    how = by_hand(spec)
     return ImportResult(
         spec.name, "failed", f"{type(exc).__name__}: {exc}. To do it by hand: {how}"
     )

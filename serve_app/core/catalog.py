@@ -85,7 +85,12 @@ class Catalog:
         fetch = f"run `photoserve weights fetch {name}` where there is internet"
         if spec is None:
             return fetch + "."
-        return f"{fetch}, or {source_line(spec)} and run `photoserve weights import {name} FILE`."
+        return f"{fetch}, or {by_hand(spec)}."
+
+
+def by_hand(spec: ModelSpec) -> str:
+    """How to install a model's weights fetched on another machine."""
+    return f"{source_line(spec)}, then run `photoserve weights import {spec.name} FILE`"
 
 
 def source_line(spec: ModelSpec) -> str:

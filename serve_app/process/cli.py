@@ -121,12 +121,11 @@ def cmd_check_config(args) -> int:
     """What `photoserve run` would start with (the environment's secrets, else those the
     data dir generated), or a cluster's environment: each problem named, exit 1."""
     from serve_app.core.settings import secret_problems
+    from serve_app.process.runner import with_secrets
 
     settings = _settings()
     stored = local_state.stored_secrets(settings.data_dir.resolve())
-    given = {k: getattr(settings, k) or stored.get(k) for k in ("key_secret", "url_secret")}
-    given["admin_token"] = settings.admin_token or stored.get("admin_token")
-    problems = secret_problems(settings.model_copy(update=given))
+    problems = secret_problems(with_secrets(settings, local_state.secret_env(os.environ, stored)))
     for problem in problems:
         print(f"photoserve: {problem}", file=sys.stderr)
     if not problems:

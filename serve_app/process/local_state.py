@@ -31,7 +31,7 @@ def ensure_secrets(data_dir: Path) -> tuple[dict[str, str], bool]:
         "url_secret": secrets.token_urlsafe(32),
     }
     if path.exists():
-        values = json.loads(path.read_text())
+        values = stored_secrets(data_dir)
         if set(fresh) - set(values):  # written by an older version: add what is new
             values = {**fresh, **values}
             _write_private(path, json.dumps(values, indent=2))
@@ -47,6 +47,18 @@ def admin_token(data_dir: Path) -> str | None:
         return token
     path = data_dir / ADMIN_TOKEN_FILE
     return path.read_text().strip() if path.exists() else None
+
+
+SECRET_ENV = {
+    "key_secret": "PHOTOSERVE_KEY_SECRET",
+    "url_secret": "PHOTOSERVE_URL_SECRET",
+    "admin_token": "PHOTOSERVE_ADMIN_TOKEN",
+}
+
+
+def secret_env(env, stored: dict[str, str]) -> dict[str, str]:
+    """The secrets the service gets: the environment's, else the generated ones."""
+    return {var: env.get(var) or stored.get(name, "") for name, var in SECRET_ENV.items()}
 
 
 def write_redis_url(data_dir: Path, url: str) -> None:

@@ -51,9 +51,7 @@ def environment(
     env.update(
         PHOTOSERVE_DATA_DIR=str(data_dir),
         PHOTOSERVE_REDIS_URL=redis_url,
-        PHOTOSERVE_KEY_SECRET=env.get("PHOTOSERVE_KEY_SECRET") or secrets["key_secret"],
-        PHOTOSERVE_URL_SECRET=env.get("PHOTOSERVE_URL_SECRET") or secrets["url_secret"],
-        PHOTOSERVE_ADMIN_TOKEN=env.get("PHOTOSERVE_ADMIN_TOKEN") or secrets["admin_token"],
+        **local_state.secret_env(env, secrets),
         PHOTOSERVE_PUBLIC_BASE_URL=settings.public_base_url
         or f"http://{settings.host}:{settings.port}",
         **instance.marked(data_dir),
