@@ -98,9 +98,7 @@ class PhotoAPI(FastAPI):
                 description=self.description,
                 routes=self.routes,
             )
-            surfaces = self.state.surfaces
-            tags = {s.prefix: s.tag for s in surfaces if s.tag}
-            self.openapi_schema = docs.describe(described, tags)
+            self.openapi_schema = docs.describe(described, self.state.surfaces)
         return self.openapi_schema
 
 

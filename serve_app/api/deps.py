@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from serve_app.api.addresses import client_address
 from serve_app.billing import accounts, apikeys, ratelimit
 from serve_app.billing.accounts import Account
 from serve_app.core.errors import AdminDisabled, InvalidAdminToken, InvalidKey, MissingKey
@@ -34,7 +35,7 @@ def api_key_from(request: Request) -> str | None:
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_address(request.scope, get_runtime(request).settings.trusted_proxy_hops)
 
 
 async def _auth_failed(request: Request, rt: Runtime) -> None:

@@ -1,13 +1,18 @@
 """The API's description: the submit routes' bodies (read by hand, multipart or JSON: built
 from each operation's parameter model), the security schemes (Swagger's Authorize button
-sends the key), the error envelope and the main response bodies, and /docs itself, whose
-Swagger UI assets come from a pinned package (fastapi-swagger), never from a CDN."""
+sends the key), each route's answers and error bodies (serve_app/api/schemas.py, a vendor
+surface's own), and /docs itself, whose Swagger UI assets come from a pinned package
+(fastapi-swagger), never from a CDN."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from serve_app.api import schemas
+from serve_app.api.surface import Surface, for_path
 from serve_app.operations import Operation
+
+JOB = schemas.ref("Job")
 
 _FROM_JOB = {
     "from_job": {
@@ -29,17 +34,8 @@ _MASK = {
 }
 
 
-def _plain(schema: dict[str, Any]) -> dict[str, Any]:
-    """A field's schema without pydantic's titles and `null` alternatives."""
-    options = [s for s in schema.get("anyOf", ()) if s.get("type") != "null"]
-    if len(options) == 1:
-        schema = {**{k: v for k, v in schema.items() if k != "anyOf"}, **options[0]}
-    return {k: v for k, v in schema.items() if k != "title" and v not in (None, "")}
-
-
 def parameters(op: Operation) -> dict[str, Any]:
-    schema = op.params.model_json_schema()
-    return {name: _plain(field) for name, field in schema["properties"].items()}
+    return schemas.fields(op.params)
 
 
 _REFERENCE = {
@@ -77,133 +73,16 @@ def submit_doc(op: Operation) -> dict:
                 "application/json": {"schema": {"type": "object", "properties": json_body}},
             },
         },
-        "responses": {"202": {"description": "queued", **json_ref("Accepted")}},
+        "responses": {
+            "202": {"description": "queued", "content": schemas.json(schemas.ref("Accepted"))},
+            "200": {
+                "description": "finished within ?wait (its image with `Accept: image/*`)",
+                "content": {**schemas.json(JOB), **schemas.IMAGE},
+            },
+        },
     }
 
 
-def json_ref(name: str) -> dict:
-    return {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
-
-
-_ERROR = {
-    "type": "object",
-    "required": ["ok", "error", "detail"],
-    "properties": {
-        "ok": {"type": "boolean", "enum": [False]},
-        "error": {"type": "string", "description": "a code of README's error table"},
-        "detail": {"type": "string", "description": "one sentence for a person"},
-    },
-}
-_ACCEPTED = {
-    "type": "object",
-    "required": ["ok", "job_id", "status", "cost"],
-    "properties": {
-        "ok": {"type": "boolean"},
-        "job_id": {"type": "string"},
-        "status": {"type": "string", "enum": ["queued"]},
-        "cost": {"type": "integer", "description": "credits charged if it finishes"},
-        "remaining": {"type": "integer", "description": "credits left, this job's held"},
-    },
-}
-_JOB = {
-    "type": "object",
-    "required": ["ok", "job_id", "status", "operation", "progress"],
-    "properties": {
-        "ok": {"type": "boolean"},
-        "job_id": {"type": "string"},
-        "status": {"type": "string", "enum": ["queued", "processing", "done", "failed"]},
-        "operation": {"type": "string"},
-        "progress": {"type": "integer", "minimum": 0, "maximum": 100},
-        "cost": {"type": "integer"},
-        "width": {"type": ["integer", "null"]},
-        "height": {"type": ["integer", "null"]},
-        "result_url": {"type": "string", "description": "signed; works without the key"},
-        "error": {"type": "object", "properties": {"code": {}, "detail": {}}},
-        "polling_interval": {"type": "number", "description": "seconds until the next poll"},
-    },
-}
-
-
-def _object(required: dict[str, dict], **optional: dict) -> dict:
-    """A JSON object schema: `required` fields and their schemas, then optional ones."""
-    return {"type": "object", "required": list(required), "properties": {**required, **optional}}
-
-
-_INT, _STR, _BOOL = {"type": "integer"}, {"type": "string"}, {"type": "boolean"}
-_CREDITS = _object(
-    {
-        "ok": _BOOL,
-        "account_id": _STR,
-        "user_type": _STR,
-        "credits": _object({"sub": _INT, "extra": _INT, "free_today": _INT, "total": _INT}),
-        "held": _INT,
-        "today": _object({"used": _INT, "limit": _INT}),
-    }
-)
-_KEY_CHECK = _object({"ok": _BOOL, "valid": _BOOL, "plan": _STR, "tokens_remaining": _INT})
-_JOB_ROW = _object(
-    {"job_id": _STR, "operation": _STR, "status": _STR, "cost": _INT, "created": {"type": "number"}}
-)
-_JOBS = _object(
-    {
-        "ok": _BOOL,
-        "jobs": {"type": "array", "items": _JOB_ROW},
-        "next_before": {"type": ["number", "null"]},
-    }
-)
-_MODEL = _object(
-    {
-        "name": _STR,
-        "operation": _STR,
-        "available": _BOOL,
-        "loaded": {"type": ["boolean", "null"]},
-    }
-)
-_MODELS = _object({"ok": _BOOL, "models": {"type": "array", "items": _MODEL}})
-_ARRAY = {"type": "array"}
-_OBJ = {"type": "object"}
-_DAY = _object({"date": _STR, "count": _INT, "credits": _INT})
-_STATS = _object(
-    {
-        "ok": _BOOL,
-        "period_days": _INT,
-        "totals": _object({k: _INT for k in ("all", "done", "error", "queued", "credits_used")}),
-        "by_operation": _OBJ,
-        "by_size": _OBJ,
-        "daily": {"type": "array", "items": _DAY},
-        "recent": _ARRAY,
-    }
-)
-_WEBHOOK = _object(
-    {"ok": _BOOL, "url": {"type": ["string", "null"]}, "enabled": _BOOL, "secret_set": _BOOL}
-)
-_CLIENTS = _object(
-    {
-        "ok": _BOOL,
-        "clients": {"type": "array", "items": _object({"client_id": _STR, "created_at": _STR})},
-    }
-)
-_STYLE = _object({"id": _INT, "title": _STR, "strength": {"type": "number"}})
-_GROUP = _object({"id": _INT, "title": _STR, "styles": {"type": "array", "items": _STYLE}})
-_STYLES = _object({"ok": _BOOL, "task": _STR, "groups": {"type": "array", "items": _GROUP}})
-_HEALTH = _object({"ok": _BOOL, "redis": _STR})
-_READY = _object({"ok": _BOOL, "redis": _STR, "waiting_for": _ARRAY}, operations=_OBJ)
-# route -> the name of its 200 body in components/schemas, and the body
-BODIES = {
-    ("get", "/v1/jobs/{job_id}"): "Job",
-    ("get", "/v1/credits"): "Credits",
-    ("get", "/v1/key-check"): "KeyCheck",
-    ("get", "/v1/jobs"): "Jobs",
-    ("get", "/v1/models"): "Models",
-    ("get", "/v1/stats"): "Stats",
-    ("get", "/v1/webhook"): "Webhook",
-    ("get", "/v1/webhook/deliveries"): "Deliveries",
-    ("get", "/v1/custom-models"): "CustomModels",
-    ("get", "/v1/client-credentials"): "ClientCredentials",
-    ("get", "/v1/styles/{task}"): "Styles",
-    ("get", "/healthz"): "Health",
-    ("get", "/readyz"): "Ready",
-}
 SECURITY_SCHEMES = {
     "ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
     "Bearer": {
@@ -227,48 +106,52 @@ def security_for(path: str) -> list[dict]:
     return KEYED
 
 
-def native(path: str) -> bool:
-    return path.startswith(("/v1/", "/admin/")) and not path.startswith("/v1/api/")
-
-
-def describe(schema: dict, tags: dict[str, str] | None = None) -> dict:
-    """FastAPI's schema plus what it cannot know: who may call each route, the native error
-    envelope on every native route, the bodies of a submit and a job, and `tags`: path
-    prefix -> the one tag of the routes under it (a vendor's mount of native routes)."""
+def describe(schema: dict, surfaces: list[Surface] = ()) -> dict:
+    """FastAPI's schema plus what it cannot know: who may call each route, each route's
+    answers (schemas.BODIES, a surface's own) and the error body of the surface it is on
+    (native: `Error`), the request bodies a surface reads by hand, and a surface's tag for
+    the native routes it mounts again."""
     components = schema.setdefault("components", {})
     components["securitySchemes"] = SECURITY_SCHEMES
-    schemas = components.setdefault("schemas", {})
-    schemas.update(Error=_ERROR, Accepted=_ACCEPTED, Job=_JOB, Credits=_CREDITS)
-    schemas.update(KeyCheck=_KEY_CHECK, Jobs=_JOBS, Models=_MODELS, Stats=_STATS)
-    schemas.update(Webhook=_WEBHOOK, ClientCredentials=_CLIENTS, Styles=_STYLES)
-    schemas.update(Health=_HEALTH, Ready=_READY)
-    schemas.update(Deliveries=_object({"ok": _BOOL, "deliveries": _ARRAY}))
-    schemas.update(CustomModels=_object({"ok": _BOOL, "models": _ARRAY}))
-    for path, item in schema.get("paths", {}).items():
-        for operation in item.values():
-            operation["security"] = security_for(path)
-            _our_validation_errors(operation)
-            for prefix, tag in (tags or {}).items():
-                if path.startswith(prefix):
-                    operation["tags"] = [tag]
-            if native(path):
-                responses = operation.setdefault("responses", {})
-                responses.setdefault("4XX", {"description": "refused", **json_ref("Error")})
+    named = components.setdefault("schemas", {})
+    named.update(schemas.SCHEMAS)
     for unused in ("HTTPValidationError", "ValidationError"):
-        schemas.pop(unused, None)
-    for (method, path), name in BODIES.items():
-        operation = schema.get("paths", {}).get(path, {}).get(method)
-        if operation is not None:
-            operation["responses"]["200"] = {"description": name, **json_ref(name)}
+        named.pop(unused, None)
+    answers = {**schemas.BODIES, **{k: v for s in surfaces for k, v in s.bodies.items()}}
+    requests = {k: v for s in surfaces for k, v in s.requests.items()}
+    for path, item in schema.get("paths", {}).items():
+        surface = for_path(list(surfaces), path)
+        for method, operation in item.items():
+            operation["security"] = security_for(path)
+            if surface is not None and surface.tag:
+                operation["tags"] = [surface.tag]
+            _errors(operation, surface.error if surface and surface.error else ERROR)
+            _answer(operation, answers.get((method, path)))
+            if (method, path) in requests:
+                operation["requestBody"] = requests[(method, path)]
     return schema
 
 
-def _our_validation_errors(operation: dict) -> None:
-    """FastAPI documents its own 422 body for invalid parameters; ours is the error envelope
-    (400 natively, 422 where a surface says so)."""
-    response = operation.get("responses", {}).get("422")
-    if response is not None and "HTTPValidationError" in str(response):
-        response.update(description="invalid parameters", **json_ref("Error"))
+ERROR = schemas.ref("Error")
+
+
+def _errors(operation: dict, error: dict) -> None:
+    """Every refusal in the surface's error body; FastAPI's own 422 body (invalid
+    parameters) is not what we answer either."""
+    responses = operation.setdefault("responses", {})
+    responses.pop("422", None)
+    responses["4XX"] = {"description": "refused", "content": schemas.json(error)}
+
+
+def _answer(operation: dict, content: dict | None) -> None:
+    """The success body: replaces FastAPI's, which knows only `dict`."""
+    if content is None:
+        return
+    responses = operation.setdefault("responses", {})
+    status = next((code for code in responses if code.startswith("2")), "200")
+    responses[status] = {"description": responses.get(status, {}).get("description", "OK")}
+    if content:  # none: an empty body
+        responses[status]["content"] = content
 
 
 def swagger_page(title: str) -> str:

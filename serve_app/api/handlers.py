@@ -57,8 +57,13 @@ async def on_http_error(request: Request, exc: HTTPException) -> OrjsonResponse:
         return render(NotFound(f"No route {request.method} {request.url.path}."), request)
     if exc.status_code == 405:
         return render(MethodNotAllowed(f"{request.method} is not allowed here."), request)
+    if exc.status_code == 400:  # FastAPI could not parse the body it was to read
+        if "json" in request.headers.get("content-type", ""):
+            return render(InvalidJson("Body is not valid JSON (UTF-8)."), request)
+        return render(InvalidParameter(f"{exc.detail}."), request)
     error = ApiError(str(exc.detail))
-    return OrjsonResponse(error.body(), status_code=exc.status_code)
+    error.status = exc.status_code  # in the surface's envelope, with the status raised
+    return render(error, request)
 
 
 async def on_redis_error(request: Request, exc: RedisError) -> OrjsonResponse:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from redis.exceptions import RedisError
 from starlette.requests import Request
 
+from serve_app.api.addresses import client_address
 from serve_app.billing import ratelimit
 from serve_app.core.errors import ApiError, RequestTooLarge
 
@@ -132,7 +133,7 @@ class PublicLimit:
         limit = rt.plans.anonymous_limits.get("public") if rt else None
         if not limit:
             return None
-        ip = (scope.get("client") or ("unknown",))[0]
+        ip = client_address(scope, rt.settings.trusted_proxy_hops)
         try:
             found = await ratelimit.hit(rt, f"ip:{ip}", "public", limit, "anonymous")
         except RedisError:

@@ -7,10 +7,11 @@ way, and its webhook style renders its deliveries.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import APIRouter
 
+from serve_app.api.schemas import Content, Route, Schema
 from serve_app.core.errors import ApiError
 from serve_app.webhooks.delivery import Render
 
@@ -32,6 +33,10 @@ class Surface:
     webhook_style: str = ""  # the style its webhook registrations store, if its own
     render_webhook: Render | None = None
     tag: str = ""  # /docs files its routes under this tag (for routes shared with native)
+    # what /openapi.json declares of it (serve_app/api/bodies.py has the builders):
+    bodies: dict[Route, Content] = field(default_factory=dict)  # route -> its success bodies
+    requests: dict[Route, dict] = field(default_factory=dict)  # route -> a body read by hand
+    error: Schema | None = None  # the schema of its error bodies (None: the native envelope)
 
 
 def for_path(surfaces: list[Surface], path: str) -> Surface | None:

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     allow_private_urls: bool = False
     # browser clients on other origins: comma-separated origins, or * (none by default)
     cors_origins: str = ""
+    # proxies in front that append the caller to X-Forwarded-For (0: believe no header; the
+    # per-IP limits count the connection's peer)
+    trusted_proxy_hops: int = Field(0, ge=0, le=5)
 
     # operation modules kept outside this repository (import paths), each declaring OPERATION
     extra_operations: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_names)] = ()

@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 
 import httpx
 
+from tests.helpers.conformance import Conformance
+
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
@@ -24,11 +26,22 @@ def assert_error(response: httpx.Response, status: int, code: str):
 
 @asynccontextmanager
 async def app_client(rt, **transport) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the whole app, in this process (`transport`: e.g. client=(ip, port))."""
+    """An HTTP client on the whole app, in this process (`transport`: e.g. client=(ip, port)),
+    which checks every answer against the app's /openapi.json."""
     from serve_app.ingress import create_app
 
-    asgi = httpx.ASGITransport(app=create_app(rt), raise_app_exceptions=False, **transport)
-    async with httpx.AsyncClient(transport=asgi, base_url="http://testserver") as http:
+    app = create_app(rt)
+    conformance = Conformance(app.openapi())
+
+    async def conforms(response: httpx.Response) -> None:
+        await response.aread()
+        conformance.check(response)
+
+    asgi = httpx.ASGITransport(app=app, raise_app_exceptions=False, **transport)
+    hooks = {"response": [conforms]}
+    async with httpx.AsyncClient(
+        transport=asgi, base_url="http://testserver", event_hooks=hooks
+    ) as http:
         yield http
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from serve_app.api.deps import AdminOnly, RuntimeDep
 from serve_app.billing import accounts, credits, ledger
+from serve_app.core.clock import iso
 from serve_app.core.errors import AccountNotFound, InvalidParameter
 from serve_app.core.runtime import Runtime
 
@@ -50,8 +51,11 @@ async def _view(rt: Runtime, account_id: str) -> dict:
     balance = await credits.balance(rt, account_id, account["plan"])
     return {
         "ok": True,
-        **account,
+        "account_id": account_id,
+        "plan": account["plan"],
         "locked": account.get("locked") == "1",
+        "created_at": iso(account.get("created_at")),
+        "webhook_url": account.get("webhook_url"),  # never its secret
         "credits": balance.buckets(),
         "held": balance.held,
     }

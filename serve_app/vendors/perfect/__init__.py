@@ -5,7 +5,7 @@ files (`task/{task}`). Errors: `{"status", "error", "error_code"}` with the HTTP
 `error_code` in Perfect's words where it has one."""
 
 from serve_app.api.surface import Surface
-from serve_app.vendors.perfect import routes, tasks
+from serve_app.vendors.perfect import bodies, routes, tasks
 
 
 def render_error(error) -> tuple[int, dict]:
@@ -14,5 +14,11 @@ def render_error(error) -> tuple[int, dict]:
 
 
 SURFACE = Surface(
-    name="perfect", prefix="/s2s/", routers=lambda: [routes.router], render_error=render_error
+    name="perfect",
+    prefix="/s2s/",
+    routers=lambda: [routes.router],
+    render_error=render_error,
+    bodies=bodies.BODIES,
+    requests=bodies.REQUESTS,
+    error=bodies.ERROR,
 )

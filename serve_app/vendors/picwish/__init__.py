@@ -3,7 +3,7 @@
 or the image itself, in PicWish's `{status, message, data}` envelope."""
 
 from serve_app.api.surface import Surface
-from serve_app.vendors.picwish import routes
+from serve_app.vendors.picwish import bodies, routes
 
 
 def render_error(error) -> tuple[int, dict]:
@@ -12,5 +12,11 @@ def render_error(error) -> tuple[int, dict]:
 
 
 SURFACE = Surface(
-    name="picwish", prefix="/api/tasks/", routers=lambda: [routes.router], render_error=render_error
+    name="picwish",
+    prefix="/api/tasks/",
+    routers=lambda: [routes.router],
+    render_error=render_error,
+    bodies=bodies.BODIES,
+    requests=bodies.REQUESTS,
+    error=bodies.ERROR,
 )

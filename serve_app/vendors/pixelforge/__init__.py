@@ -6,6 +6,7 @@ PixelForge's status table: 422 for every validation error (where the native API 
 from fastapi import APIRouter
 
 from serve_app import operations
+from serve_app.api import schemas
 from serve_app.api.routes import download, status, submit
 from serve_app.api.surface import Surface
 from serve_app.core.errors import ApiError
@@ -34,4 +35,5 @@ SURFACE = Surface(
     routers=routers,
     render_error=render_error,
     tag="PixelForge compatible",  # its own section of /docs, not the native ones again
+    bodies=schemas.mounted("/api", {k: v for k, v in schemas.BODIES.items() if "/jobs" in k[1]}),
 )

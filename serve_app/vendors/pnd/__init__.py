@@ -3,7 +3,7 @@ routes under /api/, its upload fields and looks, job ids, statuses and webhook f
 Errors use the native envelope, which follows PND's table."""
 
 from serve_app.api.surface import Surface
-from serve_app.vendors.pnd import payload, routes
+from serve_app.vendors.pnd import bodies, payload, routes
 
 SURFACE = Surface(
     name="pnd",
@@ -11,4 +11,6 @@ SURFACE = Surface(
     routers=lambda: [routes.router],
     webhook_style=payload.STYLE,
     render_webhook=payload.render,
+    bodies=bodies.BODIES,
+    requests=bodies.REQUESTS,
 )

@@ -8,7 +8,7 @@ Its tokens are taken when a job starts and kept when it fails; ours are charged 
 job is done (the engine's rule), and the README says so."""
 
 from serve_app.api.surface import Surface
-from serve_app.vendors.productai import mapping, routes
+from serve_app.vendors.productai import bodies, mapping, routes
 
 
 def render_error(error) -> tuple[int, dict]:
@@ -17,5 +17,11 @@ def render_error(error) -> tuple[int, dict]:
 
 
 SURFACE = Surface(
-    name="productai", prefix="/v1/api/", routers=lambda: [routes.router], render_error=render_error
+    name="productai",
+    prefix="/v1/api/",
+    routers=lambda: [routes.router],
+    render_error=render_error,
+    bodies=bodies.BODIES,
+    requests=bodies.REQUESTS,
+    error=bodies.ERROR,
 )

@@ -103,3 +103,13 @@ async def test_admin_routes_refuse_customer_keys(client, customer):
         401,
         "invalid_admin_token",
     )
+
+
+async def test_the_account_view_shows_no_secret(client, customer):
+    account_id, headers = customer
+    body = {"url": "https://93.184.215.14/hook", "secret": "s3cret-of-the-customer"}
+    assert (await client.put("/v1/webhook", headers=headers, json=body)).status_code == 200
+    view = await client.get(f"/admin/accounts/{account_id}", headers=ADMIN)
+    assert view.json()["webhook_url"] == body["url"]
+    assert view.json()["created_at"].startswith("20")
+    assert "s3cret" not in view.text and "key_hash" not in view.text

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 
 from serve_app import operations
-from serve_app.api import docs
+from serve_app.api import docs, schemas
 from serve_app.core.runtime import Runtime
+from serve_app.ingress import create_app
+from tests.helpers.conformance import Conformance, Undeclared
 from tests.helpers.http import app_client
 from tests.helpers.runtime import make_settings
 
@@ -101,16 +104,109 @@ async def test_cors_is_off_unless_origins_are_configured(
 
 
 async def test_the_declared_bodies_match_real_answers(client, auth):
-    import jsonschema
-
+    """The app client checks every answer against /openapi.json (tests/helpers/conformance.py);
+    here each native GET without parameters is asked once, and a body missing a required
+    field is caught by the same check."""
     spec = (await client.get("/openapi.json")).json()
-    for method, path in docs.BODIES:
-        if "{" in path:
+    conformance = Conformance(spec)
+    for method, path in schemas.BODIES:
+        if "{" in path or method != "get":
             continue
-        declared = spec["paths"][path][method]["responses"]["200"]["content"]
-        ref = declared["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
-        body = (await client.request(method.upper(), path, headers=auth)).json()
-        jsonschema.validate(body, spec["components"]["schemas"][ref])
-        broken = {k: v for k, v in body.items() if k != "ok"}  # a missing field is caught
-        with pytest.raises(jsonschema.ValidationError):
-            jsonschema.validate(broken, spec["components"]["schemas"][ref])
+        answer = await client.request(method.upper(), path, headers=auth)
+        assert answer.status_code == 200, answer.text
+        body = {k: v for k, v in answer.json().items() if k != "ok"}
+        broken = httpx.Response(200, json=body, request=answer.request)
+        with pytest.raises(Undeclared, match="'ok' is a required property"):
+            conformance.check(broken)
+
+
+def success_bodies(operation: dict) -> list[tuple[str, dict]]:
+    responses = operation["responses"]
+    return [
+        (kind, media.get("schema", {}))
+        for code, response in responses.items()
+        if code.startswith("2")
+        for kind, media in response.get("content", {}).items()
+    ]
+
+
+def described(schema: dict) -> bool:
+    return bool({"$ref", "properties", "items", "anyOf"} & set(schema)) or (
+        schema.get("format") == "binary"
+    )
+
+
+async def test_every_route_declares_its_answers_and_its_errors(client):
+    spec = (await client.get("/openapi.json")).json()
+    empty = {("put", "/s2s/v1.0/upload/{file_id}")}  # Perfect's upload answers no body
+    routes = [(m, p, op) for p, item in spec["paths"].items() for m, op in item.items()]
+    assert len(routes) > 80
+    for method, path, operation in routes:
+        found = success_bodies(operation)
+        assert found or (method, path) in empty, f"{method} {path} declares no answer"
+        for kind, schema in found:
+            assert described(schema), f"{method} {path} {kind}: {schema}"
+        error = operation["responses"]["4XX"]["content"]["application/json"]["schema"]
+        assert described(error) and "422" not in operation["responses"]
+
+
+async def test_each_surface_declares_its_own_error_body(client):
+    spec = (await client.get("/openapi.json")).json()
+
+    def error(path, method="get"):
+        content = spec["paths"][path][method]["responses"]["4XX"]["content"]
+        return content["application/json"]["schema"]
+
+    assert error("/v1/credits") == error("/api/v1/jobs") == error("/api/credits/")
+    assert error("/v1/credits") == {"$ref": "#/components/schemas/Error"}
+    assert set(error("/s2s/v1.0/client/credit")["required"]) == {"status", "error", "error_code"}
+    assert set(error("/api/tasks/visual/scale/{task_id}")["required"]) == {
+        "status",
+        "message",
+        "code",
+    }
+    assert error("/v1/api/key-check")["properties"]["status"] == {"enum": ["ERROR"]}
+
+
+async def test_routes_read_by_hand_describe_their_bodies(client):
+    spec = (await client.get("/openapi.json")).json()
+    picwish = spec["paths"]["/api/tasks/visual/scale"]["post"]["requestBody"]["content"]
+    form = picwish["multipart/form-data"]["schema"]["properties"]
+    assert form["image_file"]["format"] == "binary" and form["scale_factor"]["enum"] == [1, 2, 4]
+    perfect = spec["paths"]["/s2s/v1.0/task/{task}"]["post"]["requestBody"]["content"]
+    assert perfect["application/json"]["schema"]["required"] == ["request_id", "payload"]
+    pnd = spec["paths"]["/api/upload/"]["post"]["requestBody"]["content"]
+    assert {"image", "size", "model"} <= set(pnd["multipart/form-data"]["schema"]["properties"])
+    productai = spec["paths"]["/v1/api/generate"]["post"]["requestBody"]["content"]
+    assert productai["application/json"]["schema"]["required"] == ["model", "prompt"]
+
+
+def test_every_declared_body_belongs_to_a_route():
+    """A table entry whose route was renamed would declare nothing: each names a route."""
+    app = create_app()
+    spec = app.openapi()
+    declared = dict(schemas.BODIES)
+    for surface in app.state.surfaces:
+        declared.update(surface.bodies)
+        declared.update(surface.requests)
+    missing = [(m, p) for m, p in declared if m not in spec["paths"].get(p, {})]
+    assert not missing
+
+
+async def test_a_wrong_answer_is_caught_by_the_suites_check(client, auth):
+    """The check every test's client runs is not a no-op: a vendor's error on a native route,
+    an image where JSON is declared and an undeclared success status are each caught."""
+    conformance = Conformance((await client.get("/openapi.json")).json())
+    request = httpx.Request("GET", "http://testserver/v1/credits")
+    wrong = {"status": 401, "message": "no", "code": "missing_key"}
+    with pytest.raises(Undeclared, match="required property"):
+        conformance.check(httpx.Response(401, json=wrong, request=request))
+    with pytest.raises(Undeclared, match="image/png is not declared"):
+        conformance.check(
+            httpx.Response(
+                200, content=b"png", headers={"content-type": "image/png"}, request=request
+            )
+        )
+    with pytest.raises(Undeclared, match="not declared"):
+        conformance.check(httpx.Response(201, json={"ok": True}, request=request))
+    conformance.check(await client.get("/v1/credits", headers=auth))

@@ -177,3 +177,38 @@ async def test_requests_without_credentials_are_limited_per_ip(client, rt, auth)
     assert body["tier"] == "anonymous" and 1 <= int(page.headers["retry-after"]) <= 60
     assert keyed.status_code == 200  # a key is limited by its plan, not its IP
     assert probes == [200] * 5
+
+
+async def styles_as(client, forwarded: str) -> int:
+    headers = {"X-Forwarded-For": forwarded}
+    return (await client.get("/v1/styles/hair-style", headers=headers)).status_code
+
+
+async def test_forwarded_addresses_count_only_behind_trusted_proxies(client, rt):
+    """Without trusted hops a caller cannot escape the per-IP limit by writing its own
+    X-Forwarded-For; with one (a load balancer that appends the caller), each caller has its
+    own count, and what a caller writes further left is not believed."""
+    rt.plans.anonymous_limits["public"] = 2
+    try:
+        spoofed = [await styles_as(client, f"198.51.100.{i}") for i in range(3)]
+        rt.settings.trusted_proxy_hops = 1
+        first = [await styles_as(client, f"10.9.9.{i}, 203.0.113.7") for i in range(3)]
+        second = await styles_as(client, "203.0.113.8")
+    finally:
+        rt.plans.anonymous_limits["public"] = 300
+        rt.settings.trusted_proxy_hops = 0
+    assert spoofed == [200, 200, 429]
+    assert first == [200, 200, 429] and second == 200
+
+
+def test_the_client_address_is_the_outermost_trusted_hops_view():
+    from serve_app.api.addresses import client_address
+
+    scope = {
+        "client": ("127.0.0.1", 5000),
+        "headers": [(b"x-forwarded-for", b"6.6.6.6, 1.2.3.4"), (b"x-forwarded-for", b"5.6.7.8")],
+    }
+    assert client_address(scope, 0) == "127.0.0.1"
+    assert client_address(scope, 1) == "5.6.7.8"
+    assert client_address(scope, 2) == "1.2.3.4"
+    assert client_address({**scope, "headers": []}, 1) == "127.0.0.1"

@@ -26,6 +26,7 @@ JUNK = [
     b'{"payload": {"file_sets": {"src_ids": ["x"], "ref_ids": [1, 2]}, "actions": [{"id": 0}]}}',
     b'{"prompt": "' + b"\\u0000" * 3000 + b'", "model": "gpt-low"}',
     b"\x00\xff" * 1000,
+    b"<\xff\xfe\xfd&\x0cJ",  # not UTF-8: FastAPI cannot even decode it
     b'{"a":' * 200 + b"1" + b"}" * 200,
 ]
 ROUTES = [
