@@ -111,25 +111,33 @@ def describe(schema: dict, surfaces: list[Surface] = ()) -> dict:
     answers (schemas.BODIES, a surface's own) and the error body of the surface it is on
     (native: `Error`), the request bodies a surface reads by hand, and a surface's tag for
     the native routes it mounts again."""
-    components = schema.setdefault("components", {})
-    components["securitySchemes"] = SECURITY_SCHEMES
-    named = components.setdefault("schemas", {})
-    named.update(schemas.SCHEMAS)
-    for unused in ("HTTPValidationError", "ValidationError"):
-        named.pop(unused, None)
+    _components(schema.setdefault("components", {}))
     answers = {**schemas.BODIES, **{k: v for s in surfaces for k, v in s.bodies.items()}}
     requests = {k: v for s in surfaces for k, v in s.requests.items()}
     for path, item in schema.get("paths", {}).items():
         surface = for_path(list(surfaces), path)
         for method, operation in item.items():
-            operation["security"] = security_for(path)
-            if surface is not None and surface.tag:
-                operation["tags"] = [surface.tag]
-            _errors(operation, surface.error if surface and surface.error else ERROR)
+            _surface(operation, path, surface)
             _answer(operation, answers.get((method, path)))
             if (method, path) in requests:
                 operation["requestBody"] = requests[(method, path)]
     return schema
+
+
+def _components(components: dict) -> None:
+    components["securitySchemes"] = SECURITY_SCHEMES
+    named = components.setdefault("schemas", {})
+    named.update(schemas.SCHEMAS)
+    for unused in ("HTTPValidationError", "ValidationError"):
+        named.pop(unused, None)
+
+
+def _surface(operation: dict, path: str, surface: Surface | None) -> None:
+    """Who may call it, its tag and its errors: those of the surface it is on."""
+    operation["security"] = security_for(path)
+    if surface is not None and surface.tag:
+        operation["tags"] = [surface.tag]
+    _errors(operation, surface.error if surface and surface.error else ERROR)
 
 
 ERROR = schemas.ref("Error")

@@ -25,6 +25,7 @@ from tests.helpers.runtime import ADMIN_TOKEN, make_settings
 pytestmark = pytest.mark.slow
 EXAMPLES = int(os.environ.get("PHOTOSERVE_FUZZ_EXAMPLES", "25"))
 LONG = EXAMPLES > 25  # make fuzz: every phase
+TIMEOUT_S = 3 * 3600 if LONG else 900  # per credential mode
 CHECKS = "documented_server_errors,error_envelope,response_schema_conformance"
 REPORTS = Path(os.environ.get("PHOTOSERVE_TEST_ARTIFACTS", "build/test-artifacts")) / "fuzz"
 
@@ -61,7 +62,7 @@ def fuzz(url: str, name: str, headers: list[str], rotation_allowed: bool) -> tup
     for header in headers:
         command += ["-H", header]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.helpers.fuzz_checks"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=TIMEOUT_S)
     return done.returncode, done.stdout + done.stderr
 
 
@@ -84,6 +85,7 @@ async def credentials(rt, url: str, who: str) -> list[str]:
     return ["x-api-key: ps_" + "x" * 32] if who == "wrong key" else []
 
 
+@pytest.mark.timeout(TIMEOUT_S + 60)
 @pytest.mark.parametrize(
     "who", ["valid key", "admin token", "Perfect token", "wrong key", "no key"]
 )
