@@ -121,7 +121,32 @@ def describe(schema: dict, surfaces: list[Surface] = ()) -> dict:
             _answer(operation, answers.get((method, path)))
             if (method, path) in requests:
                 operation["requestBody"] = requests[(method, path)]
+            _links(operation, path)
     return schema
+
+
+JOB_PATH = "/v1/jobs/{job_id}"
+# a body that names a job -> (the link's name, where it leads)
+LEADS = {
+    "Accepted": ("GetJob", JOB_PATH),
+    "Job": ("Download", JOB_PATH + "/download"),
+}
+
+
+def _links(operation: dict, path: str) -> None:
+    """A queued job leads to its status and a job to its result (OpenAPI links: client
+    generators and Schemathesis' stateful phase follow them), under the same base URL."""
+    if "/v1/" not in path:
+        return
+    base = path[: path.index("/v1/")]
+    for response in operation.get("responses", {}).values():
+        body = response.get("content", {}).get("application/json", {}).get("schema", {})
+        lead = LEADS.get(body.get("$ref", "").rsplit("/", 1)[-1])
+        if lead is not None:
+            name, target = lead
+            ref = "#/paths/" + (base + target).replace("/", "~1") + "/get"
+            links = response.setdefault("links", {})
+            links[name] = {"operationRef": ref, "parameters": {"job_id": "$response.body#/job_id"}}
 
 
 def _components(components: dict) -> None:

@@ -210,3 +210,33 @@ async def test_a_wrong_answer_is_caught_by_the_suites_check(client, auth):
     with pytest.raises(Undeclared, match="not declared"):
         conformance.check(httpx.Response(201, json={"ok": True}, request=request))
     conformance.check(await client.get("/v1/credits", headers=auth))
+
+
+def resolve(spec: dict, link: dict) -> str:
+    ref = link["operationRef"]
+    assert ref.startswith("#/paths/") and ref.endswith("/get")
+    path = ref[len("#/paths/") : -len("/get")].replace("~1", "/")
+    assert "get" in spec["paths"][path], ref
+    return path
+
+
+async def test_links_lead_from_a_submit_to_its_job_and_its_result(client, auth):
+    """Each submit's answer links to its job's status under the same base URL, the job to
+    its result; followed on a real submit, the link names the job just made."""
+    spec = (await client.get("/openapi.json")).json()
+    submits = [
+        p for p, item in spec["paths"].items() if "202" in item.get("post", {}).get("responses", {})
+    ]
+    assert len(submits) == 34
+    for path in submits:
+        link = spec["paths"][path]["post"]["responses"]["202"]["links"]["GetJob"]
+        base = path[: path.index("/v1/")]
+        assert resolve(spec, link) == base + "/v1/jobs/{job_id}"
+    job = spec["paths"]["/v1/jobs/{job_id}"]["get"]["responses"]["200"]["links"]["Download"]
+    assert resolve(spec, job) == "/v1/jobs/{job_id}/download"
+    link = spec["paths"]["/v1/upscale"]["post"]["responses"]["202"]["links"]["GetJob"]
+    png = (await client.get("/playground/screenshot.png")).content
+    queued = await client.post("/v1/upscale", headers=auth, files={"image": ("a.png", png)})
+    pointer = link["parameters"]["job_id"].split("#")[1].strip("/")
+    followed = await client.get(f"/v1/jobs/{queued.json()[pointer]}", headers=auth)
+    assert followed.status_code == 200 and followed.json()["status"] == "queued"
