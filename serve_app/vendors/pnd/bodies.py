@@ -12,6 +12,7 @@ from serve_app.api.schemas import (
     IMAGE,
     INT,
     OBJECT,
+    ROTATED,
     STR,
     WEBHOOK_SET,
     array,
@@ -52,7 +53,6 @@ CREDITS = obj(
         "today": obj({"used": INT, "limit": INT}),
     }
 )
-ROTATED = obj({"ok": BOOL, "old_key_prefix": STR, "new_key": STR, "rotated_at": STR})
 RECENT = obj({"job_id": STR, "endpoint": STR, "status": STR, "created_at": nullable(STR)})
 STATS = obj(
     {
