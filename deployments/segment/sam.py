@@ -1,6 +1,7 @@
 """Segment Anything (the official `segment-anything` package and checkpoints): the ViT image
 encoder runs once per photo (seconds on a CPU), then every click is only the prompt encoder and
-the mask decoder (milliseconds), so a caller keeps the `Embedding` and reuses it.
+the mask decoder (milliseconds), so a caller keeps the `Embedding` and reuses it. The
+Embedding also carries the decoder's part that depends on the photo only (decoder.py).
 
 Prompts are in the ORIGINAL photo's pixel coordinates: points `[[x, y, label], ...]` (label 1 =
 foreground, 0 = background) and/or a box `[x0, y0, x1, y1]`; the mask comes back at the
@@ -17,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from deployments.common.device import DeviceConfig, apply_torch
+from deployments.segment import decoder
+from deployments.segment.decoder import ImageTokens
 
 VARIANTS = ("vit_b", "vit_l", "vit_h")
 
@@ -25,6 +28,7 @@ VARIANTS = ("vit_b", "vit_l", "vit_h")
 class SamModel:
     module: Any  # segment_anything.modeling.Sam
     device: DeviceConfig
+    positions: Any = None  # the image tokens' positional encoding (decoder.positions)
 
     @property
     def image_size(self) -> int:
@@ -36,6 +40,16 @@ class Embedding:
     features: Any  # 1x256x64x64 float32 torch tensor on the model's device
     original_size: tuple[int, int]  # (H, W) of the photo
     input_size: tuple[int, int]  # (H, W) after ResizeLongestSide, before padding
+    image: ImageTokens  # what every click's decoder pass reads of this photo
+
+
+def embedding(model: SamModel, features, original_size, input_size) -> Embedding:
+    """An Embedding of encoder `features`, with the decoder's per-photo part computed."""
+    import torch
+
+    with torch.inference_mode():
+        image = decoder.prepare(model.module, features, model.positions)
+    return Embedding(features, original_size, input_size, image)
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,7 @@ class Prompt:
 
 
 def load(path: Path, device: DeviceConfig, variant: str = "vit_b") -> SamModel:
+    import torch
     from segment_anything import sam_model_registry
 
     from deployments.common.checkpoints import load_state_dict
@@ -62,7 +77,8 @@ def load(path: Path, device: DeviceConfig, variant: str = "vit_b") -> SamModel:
         # the encoder is where the time goes; the prompt encoder's Fourier features and the
         # small decoder stay float32 (their buffers would mix dtypes in half)
         module.image_encoder.half()
-    return SamModel(module, device)
+    with torch.inference_mode():
+        return SamModel(module, device, decoder.positions(module))
 
 
 def prepare(model: SamModel, image: np.ndarray) -> tuple[Any, tuple[int, int]]:
@@ -87,7 +103,7 @@ def embed(model: SamModel, image: np.ndarray) -> Embedding:
         x, input_size = prepare(model, image)
         encoder = model.module.image_encoder
         features = encoder(x.to(encoder.patch_embed.proj.weight.dtype)).float()
-    return Embedding(features, (image.shape[0], image.shape[1]), input_size)
+    return embedding(model, features, (image.shape[0], image.shape[1]), input_size)
 
 
 def parse_prompt(points: list | None, box: list | None, size: tuple[int, int]) -> Prompt:
@@ -145,14 +161,11 @@ def predict(
         if prompt.box is not None:
             boxes = transform.apply_boxes(prompt.box, embedding.original_size)
             box_input = torch.as_tensor(boxes, dtype=torch.float32, device=device)
-        sparse, dense = sam.prompt_encoder(points=point_input, boxes=box_input, masks=None)
-        low_res, scores = sam.mask_decoder(
-            image_embeddings=embedding.features,
-            image_pe=sam.prompt_encoder.get_dense_pe(),
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
-            multimask_output=multimask,
-        )
+        sparse, _ = sam.prompt_encoder(points=point_input, boxes=box_input, masks=None)
+        low_res, scores = decoder.decode(sam, embedding.image, model.positions, sparse)
+        # MaskDecoder's choice: the three candidates, or the single-mask output alone
+        candidates = slice(1, None) if multimask else slice(0, 1)
+        low_res, scores = low_res[:, candidates], scores[:, candidates]
         best = int(scores[0].argmax())
         # only the chosen candidate is upscaled to the photo's size
         logits = sam.postprocess_masks(

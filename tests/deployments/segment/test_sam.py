@@ -87,7 +87,7 @@ def fake_encoder(monkeypatch, checkpoint, model, coffee, coffee_embedding):
             return coffee_embedding
         size = (image.shape[0], image.shape[1])
         resized = ResizeLongestSide.get_preprocess_shape(*size, model.image_size)
-        return sam.Embedding(coffee_embedding.features, size, resized)
+        return sam.embedding(model, coffee_embedding.features, size, resized)
 
     def load(path, device, variant="vit_b"):
         assert (Path(path), variant) == (checkpoint, "vit_b")
@@ -187,6 +187,9 @@ async def test_clicks_on_one_photo_cost_one_encoder_pass(
     direct = sam.predict(model, coffee_embedding, box=[10, 30, 120, 140], multimask=False)
     np.testing.assert_array_equal(box, direct.astype(np.uint8) * 255)
     assert segmenter.status()["encoder_passes"] == 1
+    again = [event async for event in segmenter.run(coffee, {"points": [[150, 40, 1]]})]
+    assert [list(e) for e in again] == [["image"]]  # a click on a cached photo: no progress
+    np.testing.assert_array_equal(again[-1]["image"], selected)
     other = await segmenter.mask(small("chelsea", 90, 60), {"points": [[45, 30, 1]]})
     assert other.shape == (60, 90)
     assert segmenter.status()["encoder_passes"] == 2
@@ -281,3 +284,49 @@ def test_vit_b_gets_the_banded_forward_on_its_four_global_blocks():
 
     encoder = sam_model_registry["vit_b"](checkpoint=None).image_encoder
     assert attention.bound(encoder) == 4
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        {"points": [[150, 40, 1]]},
+        {"box": [10, 30, 120, 140]},
+        {"points": [[60, 80, 1], [20, 130, 0]], "box": [10, 30, 120, 140]},
+    ],
+)
+def test_the_split_decoder_is_segment_anythings_mask_decoder(model, coffee_embedding, prompt):
+    """The photo's part computed once, the click's part per click: the same logits and IoU
+    scores as MaskDecoder on the same features (all four candidates)."""
+    import torch
+
+    from deployments.segment import decoder
+
+    module = model.module
+    points = np.asarray(prompt.get("points", []), dtype=np.float32).reshape(-1, 3)
+    point_input = (
+        (torch.as_tensor(points[None, :, :2]), torch.as_tensor(points[None, :, 2]).int())
+        if len(points)
+        else None
+    )
+    box = torch.as_tensor(prompt["box"], dtype=torch.float32)[None] if "box" in prompt else None
+    with torch.inference_mode():
+        sparse, dense = module.prompt_encoder(points=point_input, boxes=box, masks=None)
+        expected = module.mask_decoder.predict_masks(
+            coffee_embedding.features, module.prompt_encoder.get_dense_pe(), sparse, dense
+        )
+        got = decoder.decode(module, coffee_embedding.image, model.positions, sparse)
+    for ours, theirs in zip(got, expected, strict=True):
+        assert ours.shape == theirs.shape
+        torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+
+
+def test_a_2x2_stride_2_transposed_convolution_is_one_matrix_product():
+    import torch
+
+    from deployments.segment import decoder
+
+    torch.manual_seed(0)
+    conv = torch.nn.ConvTranspose2d(8, 3, kernel_size=2, stride=2)
+    x = torch.randn(1, 8, 5, 7)
+    with torch.inference_mode():
+        torch.testing.assert_close(decoder._transposed_conv(conv, x), conv(x))
