@@ -321,6 +321,8 @@ def test_the_split_decoder_is_segment_anythings_mask_decoder(model, coffee_embed
 
 
 def test_a_2x2_stride_2_transposed_convolution_is_one_matrix_product():
+    """Pixels as rows in, each pixel's 2x2 block of rows out: put back in image order, the
+    same as the convolution."""
     import torch
 
     from deployments.segment import decoder
@@ -329,4 +331,6 @@ def test_a_2x2_stride_2_transposed_convolution_is_one_matrix_product():
     conv = torch.nn.ConvTranspose2d(8, 3, kernel_size=2, stride=2)
     x = torch.randn(1, 8, 5, 7)
     with torch.inference_mode():
-        torch.testing.assert_close(decoder._transposed_conv(conv, x), conv(x))
+        rows = decoder._block_rows(conv, x[0].permute(1, 2, 0).reshape(-1, 8))
+        image = rows.view(5, 7, 2, 2, 3).permute(4, 0, 2, 1, 3).reshape(1, 3, 10, 14)
+        torch.testing.assert_close(image, conv(x))
