@@ -38,7 +38,7 @@ import numpy as np
 from PIL import Image
 
 from deployments.common.device import plan
-from loadtest.photos import encode, photo
+from loadtest.photos import distinct, encode, photo
 from loadtest.service import ROOT, LocalService
 
 WEIGHTS = {  # catalog name -> (official file name, random fixture builder)
@@ -160,10 +160,12 @@ class Ours:
             raise RuntimeError(f"{operation} failed: {body}")
         return self.http.get(body["result_url"]).content
 
-    def p50(self, deployment: str, operation: str, files, data, repeat) -> tuple[float, float]:
-        """(p50 seconds of the job end to end, the replica's peak MB during those jobs)."""
+    def p50(self, deployment: str, operation: str, runs, data, repeat) -> tuple[float, float]:
+        """(p50 seconds of the job end to end, the replica's peak MB during those jobs);
+        `runs`: the files of each job, the warm-up's first."""
         self.reset_peak(deployment)
-        seconds = p50(lambda: self.job(operation, files, data), repeat)
+        files = iter(runs)
+        seconds = p50(lambda: self.job(operation, next(files), data), repeat)
         return seconds, self.peak_mb(deployment)
 
     def reset_peak(self, deployment: str) -> None:
@@ -176,13 +178,17 @@ class Ours:
 # --- the operations ---------------------------------------------------------------------------
 
 
+def runs(repeat: int, image: np.ndarray, **same: bytes) -> list[dict[str, bytes]]:
+    return [{"image": png, **same} for png in distinct(image, repeat + 1)]
+
+
 def remove_background(ours: Ours, images, paths, python, folder, repeat) -> list[Row]:
     from deployments.background import matting, network
 
     runtime = network.load(paths["u2net"], plan(2, 0, cuda_available=False))
     image = images["matting"]
     bare = p50(lambda: matting.predict(runtime, matting.preprocess(image)[None]), repeat)
-    e2e = ours.p50("BackgroundRemover", "remove-background", {"image": encode(image)}, {}, repeat)
+    e2e = ours.p50("BackgroundRemover", "remove-background", runs(repeat, image), {}, repeat)
     other = peer(python, "rembg", folder, repeat)
     return [versus(("remove-background", "1152x864 cut-out"), bare, e2e, other, "cut-out")]
 
@@ -193,7 +199,7 @@ def erase_object(ours: Ours, images, paths, python, folder, repeat) -> list[Row]
     model = lama.load(paths["big-lama"], plan(2, 0, cuda_available=False))
     image, mask = images["erase"], images["erase-mask"]
     bare = p50(lambda: lama.inpaint(model, image.astype(np.float32), mask > 0, 4096), repeat)
-    files = {"image": encode(image), "mask": encode(mask)}
+    files = runs(repeat, image, mask=encode(mask))
     e2e = ours.p50("Eraser", "erase-object", files, {}, repeat)
     other = peer(python, "iopaint", folder, repeat)
     return [versus(("erase-object", "60x60 px in 1024x768"), bare, e2e, other, "erase")]
@@ -209,14 +215,9 @@ def segment(ours: Ours, images, paths, python, folder, repeat) -> list[Row]:
     later_bare = p50(lambda: sam.predict(model, embedding, [CLICK]), repeat)
     data = {"points": json.dumps([CLICK])}
     ours.reset_peak("Segmenter")
-    fresh = iter(range(1, 10**6))
-
-    def first_click():  # a new photo each time (one pixel differs): no cached embedding
-        changed = image.copy()
-        changed[0, 0] = next(fresh) % 256
-        return ours.job("segment", {"image": encode(changed)}, data)
-
-    first = p50(first_click, repeat)
+    firsts = iter(distinct(image, repeat + 1))  # a new photo each time: no cached embedding
+    first = p50(lambda: ours.job("segment", {"image": next(firsts)}, data), repeat)
+    # later clicks send the same file again, as a client clicking on one photo does
     png = encode(image)
     later = p50(lambda: ours.job("segment", {"image": png}, data), repeat)
     other = peer(python, "segment-anything", folder, repeat)
@@ -234,7 +235,7 @@ def restore_face(ours: Ours, images, paths, python, folder, repeat) -> list[Row]
     network = GFPGANNetwork.load(paths["gfpgan-v1.4"], plan(2, 0, cuda_available=False))
     faces = [np.asarray(Image.open(p)) for p in sorted(folder.glob("face-*.png"))]
     bare = p50(lambda: network.run(faces), repeat)
-    e2e = ours.p50("FaceRestorer", "restore-face", {"image": encode(images["face"])}, {}, repeat)
+    e2e = ours.p50("FaceRestorer", "restore-face", runs(repeat, images["face"]), {}, repeat)
     other = peer(python, "gfpgan", folder, repeat)
     case = ("restore-face", f"{len(faces)} face(s), 512x512 photo")
     return [versus(case, bare, e2e, other, "restore")]
@@ -248,7 +249,7 @@ def upscale(ours: Ours, images, paths, python, folder, repeat) -> list[Row]:
     image = photo("astronaut", 256)
     bare = bench_upscale.bare_ncnn([image], repeat, os.cpu_count() or 1)[0]
     data = {"scale": "4", "model": "fast"}
-    seconds, peak = ours.p50("Upscaler", "upscale", {"image": encode(image)}, data, repeat)
+    seconds, peak = ours.p50("Upscaler", "upscale", runs(repeat, image), data, repeat)
     return [Row("upscale", "fast x4, 256x256", bare, seconds, bare, "bare ncnn (= bare)", peak)]
 
 

@@ -28,6 +28,18 @@ def encode(image: np.ndarray, fmt: str = "PNG", **options) -> bytes:
     return buffer.getvalue()
 
 
+def distinct(image: np.ndarray, count: int) -> list[bytes]:
+    """`count` PNG files of `image`, one pixel different in each: a customer's next photo is
+    a new file (the dispatcher keeps photos it decoded lately by their bytes, and the
+    Segmenter its embeddings by their pixels)."""
+    files = []
+    for index in range(count):
+        changed = image.copy()
+        changed[0, 0] = (int(changed[0, 0, 0]) + 1 + index) % 256
+        files.append(encode(changed))
+    return files
+
+
 def photo_bytes(name: str = "astronaut", size: int | None = 64, fmt: str = "PNG") -> bytes:
     return encode(photo(name, size), fmt)
 

@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     dispatch_enabled: bool = True
     dispatch_block_ms: int = 1000
     dispatch_concurrency: int = 4  # per operation, unless the Dispatcher's user_config says
+    # decoded photos the dispatcher keeps for jobs that send the same file again (0: none)
+    recent_images_mb: int = Field(64, ge=0)
     log_format: str = "json"  # json | text
     log_level: str = "INFO"
     # a pending entry idle this long belongs to a dead consumer and is claimed again

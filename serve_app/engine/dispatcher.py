@@ -177,10 +177,12 @@ class Dispatcher:
                 self._spawn(operation, stream, entry_id, fields.get("job_id", ""))
 
     async def _heartbeat(self) -> None:
-        """Keep our own pending entries young, so nobody reclaims a job we are running."""
+        """Keep our own pending entries young, so nobody reclaims a job we are running; let
+        go of decoded photos nobody asked for lately."""
         interval = max(0.5, self.rt.settings.claim_idle_s / 3)
         while not self.stopping.is_set():
             await asyncio.sleep(interval)
+            self.executor.recent.expire()
             by_stream: dict[str, list[str]] = {}
             for item in self.in_flight.values():
                 by_stream.setdefault(item.stream, []).append(item.entry_id)

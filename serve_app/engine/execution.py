@@ -17,7 +17,7 @@ from serve_app.core.keyspace import Blobs
 from serve_app.core.runtime import Runtime
 from serve_app.core.settings import LONG, RETENTION
 from serve_app.core.storage import BlobNotFound
-from serve_app.engine import images, jobs, masks
+from serve_app.engine import images, jobs, masks, recent_images
 from serve_app.engine.backends import Backend, JobFailure, Lane, is_retryable
 from serve_app.engine.jobs import Job, JobStatus
 
@@ -32,6 +32,7 @@ class Executor:
     def __init__(self, rt: Runtime, lanes: dict[str, Lane]):
         self.rt = rt
         self.lanes = lanes
+        self.recent = recent_images.RecentImages(rt.settings.recent_images_mb * 2**20)
 
     async def run(self, operation: str, job_id: str) -> None:
         state, job = await jobs.start(self.rt, job_id, operation)
@@ -76,7 +77,8 @@ class Executor:
         if params.get("mask_key"):
             params["mask"] = await self._decode_mask(params["mask_key"])
         if params.get("reference_key"):
-            params["reference"] = (await self._decode(params["reference_key"], "image")).rgb
+            reference = await self._decode(params["reference_key"], "image", job.account)
+            params["reference"] = reference.rgb
         if params.get("lora_key"):
             params["lora"] = await self._lora(params["lora_key"])
         final = await self._call_backend(lane.backend, job.job_id, decoded.rgb, params)
@@ -125,17 +127,22 @@ class Executor:
     async def _decode_input(self, job: Job) -> images.Decoded:
         if not job.input_key:  # an operation without an input photo
             return images.Decoded(None, None)
-        return await self._decode(job.input_key, "image")
+        return await self._decode(job.input_key, "image", job.account)
 
-    async def _decode(self, key: str, what: str) -> images.Decoded:
+    async def _decode(self, key: str, what: str, account: str) -> images.Decoded:
         try:
             data = await self.rt.blobs.get(key)
         except BlobNotFound as exc:
             raise JobFailure("internal_error", f"The uploaded {what} is no longer stored.") from exc
+        name = await asyncio.to_thread(recent_images.digest, data, account)
+        known = self.recent.get(name)
+        if known is not None:  # the same file as a recent job's (clicks on one photo)
+            return known
         try:
-            return await asyncio.to_thread(images.decode, data)
+            decoded = await asyncio.to_thread(images.decode, data)
         except Exception as exc:
             raise JobFailure("corrupt_image", "The image data is truncated or damaged.") from exc
+        return self.recent.put(name, decoded)
 
     async def _call_backend(self, backend: Backend, job_id: str, image, params) -> Any:
         for delay in (*BACKEND_RETRY_DELAYS_S, None):

@@ -189,3 +189,28 @@ async def test_slots_resize_while_taken():
     assert slots.free == 0  # still one over the new size until another release
     slots.release()
     assert slots.free == 1
+
+
+@pytest.mark.parametrize(("recent_mb", "decodes"), [(64, 2), (0, 3)])
+async def test_the_same_file_again_is_decoded_once(
+    rt, running, local_backend, monkeypatch, recent_mb, decodes
+):
+    """Clicks on one photo send the same file each time: the dispatcher decodes it once
+    (unless its recent photos are turned off), and every job gets the same result."""
+    decoded, decode = [], images.decode
+
+    def counting(data):
+        decoded.append(len(data))
+        return decode(data)
+
+    monkeypatch.setattr(images, "decode", counting)
+    account_id, _ = await accounts.create(rt, 10, "enterprise")
+    same, other = encode(photo("astronaut", 48)), encode(photo("coffee", 48))
+    await running(local_backend, recent_images_mb=recent_mb)
+    done = []
+    for data in (same, same, other):  # one after another: concurrent ones may both decode
+        done.append(await finished(rt, (await submit(rt, account_id, data)).job_id))
+    assert [job.status for job in done] == ["done"] * 3
+    assert len(decoded) == decodes
+    first, second = [await rt.blobs.get(job.result_key) for job in done[:2]]
+    assert first == second
