@@ -99,7 +99,11 @@ class MaskedCall(Call):
             yield event
 
     async def _mask(self, image: np.ndarray, params: dict[str, Any]) -> np.ndarray:
-        clicks = {"points": params.get("points") or [], "box": params.get("box")}
+        clicks = {
+            "points": params.get("points") or [],
+            "box": params.get("box"),
+            "cache_scope": params.get("cache_scope"),
+        }
         try:
             mask = await self.segmenter.mask.remote(image, clicks)
         except Exception as exc:

@@ -73,7 +73,8 @@ class Executor:
 
     async def execute(self, lane: Lane, job: Job) -> dict[str, Any]:
         decoded = await self._decode_input(job)
-        params = dict(job.params)
+        # a replica's caches (the Segmenter's embeddings) are kept per customer
+        params = {**job.params, "cache_scope": job.account}
         if params.get("mask_key"):
             params["mask"] = await self._decode_mask(params["mask_key"])
         if params.get("reference_key"):

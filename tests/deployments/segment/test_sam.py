@@ -334,3 +334,13 @@ def test_a_2x2_stride_2_transposed_convolution_is_one_matrix_product():
         rows = decoder._block_rows(conv, x[0].permute(1, 2, 0).reshape(-1, 8))
         image = rows.view(5, 7, 2, 2, 3).permute(4, 0, 2, 1, 3).reshape(1, 3, 10, 14)
         torch.testing.assert_close(image, conv(x))
+
+
+async def test_one_customer_never_reuses_anothers_embedding(segmenter, coffee):
+    """The dispatcher scopes the cache per account: the same photo from another customer
+    costs its own encoder pass (its first click's speed would say someone sent it lately)."""
+    click = {"points": [[150, 40, 1]]}
+    for scope in ("acct_a", "acct_a", "acct_b"):
+        [event async for event in segmenter.run(coffee, {**click, "cache_scope": scope})]
+    await segmenter.mask(coffee, {**click, "cache_scope": "acct_b"})
+    assert segmenter.status()["encoder_passes"] == 2
