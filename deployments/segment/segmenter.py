@@ -1,10 +1,10 @@
 """The Segmenter Serve deployment: click-to-mask with Segment Anything.
 
 The image encoder is the expensive part (seconds per photo on a CPU) and depends on the photo
-only, so its output is kept in an LRU cache keyed by a hash of the pixels: a user clicking
-several times on one photo, or the erase/inpaint backends asking for the mask of the photo they
-are editing, costs one encoder pass. Concurrent requests for the same new photo wait on a
-per-photo lock instead of encoding it twice.
+only, so its output is kept in an LRU cache keyed by a hash of the pixels (per customer): a
+user clicking several times on one photo, or the erase/inpaint backends asking for the mask of
+the photo they are editing, costs one encoder pass. Concurrent requests for the same new photo
+wait on a per-photo lock instead of encoding it twice.
 """
 
 from __future__ import annotations
