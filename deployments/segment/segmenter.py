@@ -126,10 +126,10 @@ class Segmenter(ModelReplica):
             "cached": len(self.cache),
         }
 
-    async def _embedding(self, image: np.ndarray, scope: str):
+    async def _embedding(self, image: np.ndarray, key: str):
+        """The photo's embedding (`key`: its image_key), from the cache or the encoder."""
         from deployments.segment import sam
 
-        key = image_key(image, scope)
         cached = self.cache.get(key)
         if cached is not None:
             return cached
@@ -170,17 +170,17 @@ class Segmenter(ModelReplica):
         """HxW uint8 mask, 255 = selected (for the erase/inpaint deployments' handles)."""
         prompt = self._prompt(image, params)
         async with self.jobs.job():
-            embedding = await self._embedding(image, params.get("cache_scope") or "")
-            return await self._predict(prompt, embedding)
+            key = image_key(image, params.get("cache_scope") or "")
+            return await self._predict(prompt, await self._embedding(image, key))
 
     @gives_memory_back
     async def run(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
         prompt = self._prompt(image, params)
-        scope = params.get("cache_scope") or ""
-        embedding = self.cache.get(image_key(image, scope))
+        key = image_key(image, params.get("cache_scope") or "")
+        embedding = self.cache.get(key)
         if embedding is None:  # the encoder's seconds are worth reporting; a click's are not
             yield {"progress": 0.0}
-            embedding = await self._embedding(image, scope)
+            embedding = await self._embedding(image, key)
             yield {"progress": 0.8}  # the encoder is nearly all of the time
         found = await self._predict(prompt, embedding)
         yield {"image": found}  # HxW, 255 = selected
