@@ -28,7 +28,7 @@ VARIANTS = ("vit_b", "vit_l", "vit_h")
 class SamModel:
     module: Any  # segment_anything.modeling.Sam
     device: DeviceConfig
-    positions: Any = None  # the image tokens' positional encoding (decoder.positions)
+    positions: Any  # the image tokens' positional encoding (decoder.positions)
 
     @property
     def image_size(self) -> int:
@@ -37,19 +37,20 @@ class SamModel:
 
 @dataclass(frozen=True)
 class Embedding:
-    features: Any  # 1x256x64x64 float32 torch tensor on the model's device
     original_size: tuple[int, int]  # (H, W) of the photo
     input_size: tuple[int, int]  # (H, W) after ResizeLongestSide, before padding
-    image: ImageTokens  # what every click's decoder pass reads of this photo
+    # what every click's decoder pass reads of this photo: the encoder's 1x256x64x64 features
+    # as tokens (not kept a second time as a grid), and the first layer's keys and values
+    image: ImageTokens
 
 
 def embedding(model: SamModel, features, original_size, input_size) -> Embedding:
-    """An Embedding of encoder `features`, with the decoder's per-photo part computed."""
+    """An Embedding of encoder `features` (from `encode`): the decoder's per-photo part."""
     import torch
 
     with torch.inference_mode():
         image = decoder.prepare(model.module, features, model.positions)
-    return Embedding(features, original_size, input_size, image)
+    return Embedding(original_size, input_size, image)
 
 
 @dataclass(frozen=True)
@@ -95,14 +96,19 @@ def prepare(model: SamModel, image: np.ndarray) -> tuple[Any, tuple[int, int]]:
     return model.module.preprocess(x), (resized.shape[0], resized.shape[1])
 
 
-def embed(model: SamModel, image: np.ndarray) -> Embedding:
-    """Run the image encoder once (the expensive part)."""
+def encode(model: SamModel, image: np.ndarray) -> tuple[Any, tuple[int, int]]:
+    """The image encoder's 1x256x64x64 float32 features and the resized (H, W): the
+    expensive part, once per photo."""
     import torch
 
     with torch.inference_mode():
         x, input_size = prepare(model, image)
         encoder = model.module.image_encoder
-        features = encoder(x.to(encoder.patch_embed.proj.weight.dtype)).float()
+        return encoder(x.to(encoder.patch_embed.proj.weight.dtype)).float(), input_size
+
+
+def embed(model: SamModel, image: np.ndarray) -> Embedding:
+    features, input_size = encode(model, image)
     return embedding(model, features, (image.shape[0], image.shape[1]), input_size)
 
 

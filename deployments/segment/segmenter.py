@@ -32,7 +32,9 @@ VARIANTS = {"SAM-vit_b": "vit_b", "SAM-vit_l": "vit_l", "SAM-vit_h": "vit_h"}
 
 @dataclass(frozen=True)
 class SegmenterConfig:
-    cache_size: int = 8  # photo embeddings kept (~12 MB each with their image tokens)
+    cache_size: int = (
+        8  # photo embeddings kept (~8 MB each (image tokens and first-layer keys and values))
+    )
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> SegmenterConfig:

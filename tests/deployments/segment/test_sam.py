@@ -43,8 +43,13 @@ def coffee() -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def coffee_embedding(model, coffee) -> sam.Embedding:
-    return sam.embed(model, coffee)  # the module's one real encoder pass
+def coffee_features(model, coffee):
+    return sam.encode(model, coffee)[0]  # the module's one real encoder pass
+
+
+@pytest.fixture(scope="module")
+def coffee_embedding(model, coffee, coffee_features) -> sam.Embedding:
+    return sam.embedding(model, coffee_features, coffee.shape[:2], (768, 1024))
 
 
 def small(name: str, width: int, height: int) -> np.ndarray:
@@ -77,7 +82,7 @@ def segmenter_env(tmp_path, monkeypatch, checkpoint):
 
 
 @pytest.fixture
-def fake_encoder(monkeypatch, checkpoint, model, coffee, coffee_embedding):
+def fake_encoder(monkeypatch, checkpoint, model, coffee, coffee_embedding, coffee_features):
     """`sam.embed` without the seconds: coffee's real features, sized for the given photo.
     The model is shared too (loaded once per module; the deployment still resolves the path)."""
     from segment_anything.utils.transforms import ResizeLongestSide
@@ -87,7 +92,7 @@ def fake_encoder(monkeypatch, checkpoint, model, coffee, coffee_embedding):
             return coffee_embedding
         size = (image.shape[0], image.shape[1])
         resized = ResizeLongestSide.get_preprocess_shape(*size, model.image_size)
-        return sam.embedding(model, coffee_embedding.features, size, resized)
+        return sam.embedding(model, coffee_features, size, resized)
 
     def load(path, device, variant="vit_b"):
         assert (Path(path), variant) == (checkpoint, "vit_b")
@@ -118,10 +123,13 @@ def test_fixture_loads_strict_into_the_real_architecture(checkpoint, model, tmp_
         sam.load(partial, CPU)
 
 
-def test_embedding_keeps_the_original_and_the_resized_size(coffee_embedding):
-    assert coffee_embedding.original_size == (150, 200)
-    assert coffee_embedding.input_size == (768, 1024)  # long side to 1024, before padding
-    assert tuple(coffee_embedding.features.shape) == (1, 256, 64, 64)
+def test_embedding_keeps_the_original_and_the_resized_size(model, coffee, coffee_features):
+    features, input_size = sam.encode(model, coffee)
+    assert input_size == (768, 1024)  # long side to 1024, before padding
+    assert tuple(features.shape) == (1, 256, 64, 64)
+    embedding = sam.embedding(model, coffee_features, coffee.shape[:2], input_size)
+    assert embedding.original_size == (150, 200)
+    assert tuple(embedding.image.tokens.shape) == (1, 64 * 64, 256)
 
 
 @pytest.mark.parametrize(
@@ -132,13 +140,15 @@ def test_embedding_keeps_the_original_and_the_resized_size(coffee_embedding):
         {"points": [[60, 80, 1], [20, 130, 0]], "box": [10, 30, 120, 140], "multimask": False},
     ],
 )
-def test_masks_match_the_official_predictor_at_the_original_size(model, coffee_embedding, prompt):
+def test_masks_match_the_official_predictor_at_the_original_size(
+    model, coffee_embedding, coffee_features, prompt
+):
     """Same features, so the prompt transform to the 1024 frame and the mask's way back to
     150x200 must be exactly SamPredictor's."""
     from segment_anything import SamPredictor
 
     reference = SamPredictor(model.module)
-    reference.features = coffee_embedding.features
+    reference.features = coffee_features
     reference.original_size = coffee_embedding.original_size
     reference.input_size = coffee_embedding.input_size
     reference.is_image_set = True
@@ -294,7 +304,9 @@ def test_vit_b_gets_the_banded_forward_on_its_four_global_blocks():
         {"points": [[60, 80, 1], [20, 130, 0]], "box": [10, 30, 120, 140]},
     ],
 )
-def test_the_split_decoder_is_segment_anythings_mask_decoder(model, coffee_embedding, prompt):
+def test_the_split_decoder_is_segment_anythings_mask_decoder(
+    model, coffee_embedding, coffee_features, prompt
+):
     """The photo's part computed once, the click's part per click: the same logits and IoU
     scores as MaskDecoder on the same features (all four candidates)."""
     import torch
@@ -312,7 +324,7 @@ def test_the_split_decoder_is_segment_anythings_mask_decoder(model, coffee_embed
     with torch.inference_mode():
         sparse, dense = module.prompt_encoder(points=point_input, boxes=box, masks=None)
         expected = module.mask_decoder.predict_masks(
-            coffee_embedding.features, module.prompt_encoder.get_dense_pe(), sparse, dense
+            coffee_features, module.prompt_encoder.get_dense_pe(), sparse, dense
         )
         got = decoder.decode(module, coffee_embedding.image, model.positions, sparse)
     for ours, theirs in zip(got, expected, strict=True):
