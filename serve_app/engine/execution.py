@@ -135,15 +135,19 @@ class Executor:
             data = await self.rt.blobs.get(key)
         except BlobNotFound as exc:
             raise JobFailure("internal_error", f"The uploaded {what} is no longer stored.") from exc
+        if not self.recent.budget:  # turned off: no hash to compute
+            return await self._decode_bytes(data)
         name = await asyncio.to_thread(recent_images.digest, data, account)
         known = self.recent.get(name)
         if known is not None:  # the same file as a recent job's (clicks on one photo)
             return known
+        return self.recent.put(name, await self._decode_bytes(data))
+
+    async def _decode_bytes(self, data: bytes) -> images.Decoded:
         try:
-            decoded = await asyncio.to_thread(images.decode, data)
+            return await asyncio.to_thread(images.decode, data)
         except Exception as exc:
             raise JobFailure("corrupt_image", "The image data is truncated or damaged.") from exc
-        return self.recent.put(name, decoded)
 
     async def _call_backend(self, backend: Backend, job_id: str, image, params) -> Any:
         for delay in (*BACKEND_RETRY_DELAYS_S, None):
