@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH_INDEX ?=
+# no wheel cache: torch's CUDA wheels would keep another ~3 GB in ~/.cache beside the venv
+PIP_INSTALL = pip install -q --no-cache-dir
 
 .PHONY: install run test test-fast lint fuzz bench-upscale bench-peers clean
 
@@ -12,8 +14,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch + torchvision first, pinned to the builds these machines carry on local disk;
 	# TORCH_INDEX=<PyTorch's CPU wheel index> takes the CPU-only builds (README: Install size)
-	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(BIN)/pip install -q -e '.[models,s3,dev]'
+	$(BIN)/$(PIP_INSTALL) torch==2.14.1 torchvision==0.29.1 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(BIN)/$(PIP_INSTALL) -e '.[models,s3,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -49,9 +51,9 @@ bench-upscale: install
 PEERS := .venv-peers
 $(PEERS)/.installed: loadtest/peers-requirements.txt
 	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
-	$(PEERS)/bin/pip install -q torch==2.14.1 torchvision==0.29.1
-	$(PEERS)/bin/pip install -q -r loadtest/peers-requirements.txt
-	$(PEERS)/bin/pip install -q --no-deps iopaint==1.6.0
+	$(PEERS)/bin/$(PIP_INSTALL) torch==2.14.1 torchvision==0.29.1
+	$(PEERS)/bin/$(PIP_INSTALL) -r loadtest/peers-requirements.txt
+	$(PEERS)/bin/$(PIP_INSTALL) --no-deps iopaint==1.6.0
 	touch $@
 
 bench-peers: install $(PEERS)/.installed

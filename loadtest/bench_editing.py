@@ -25,6 +25,7 @@ import numpy as np
 
 from deployments.common.device import plan
 from loadtest.photos import photo
+from loadtest.service import scratch
 
 
 def timed(fn, repeat: int = 3) -> float:
@@ -37,20 +38,20 @@ def timed(fn, repeat: int = 3) -> float:
     return best
 
 
-def weights(folder: Path | None, name: str, builder: str) -> Path:
+def weights(folder: Path | None, spare: Path, name: str, builder: str) -> Path:
+    """The official file in `folder`, else random weights of its architecture built in `spare`."""
     if folder is not None and (folder / name).exists():
         return folder / name
     import importlib
-    import tempfile
 
     module = importlib.import_module(f"tests.helpers.model_fixtures.{builder}")
-    return module.build(Path(tempfile.mkdtemp(prefix="bench-")))
+    return module.build(spare)
 
 
-def bench_erase(folder, device) -> tuple[str, float, float]:
+def bench_erase(folder, spare, device) -> tuple[str, float, float]:
     from deployments.erase import lama
 
-    model = lama.load(weights(folder, "big-lama.pt", "lama"), device)
+    model = lama.load(weights(folder, spare, "big-lama.pt", "lama"), device)
     image = cv2.resize(photo("coffee"), (1024, 768), interpolation=cv2.INTER_AREA)
     mask = np.zeros(image.shape[:2], np.uint8)
     mask[300:360, 500:560] = 255
@@ -59,10 +60,10 @@ def bench_erase(folder, device) -> tuple[str, float, float]:
     return "erase 60x60 px in 1024x768 (crop vs whole)", ours, whole
 
 
-def bench_segment(folder, device) -> tuple[str, float, float]:
+def bench_segment(folder, spare, device) -> tuple[str, float, float]:
     from deployments.segment import sam
 
-    model = sam.load(weights(folder, "sam_vit_b_01ec64.pth", "sam"), device)
+    model = sam.load(weights(folder, spare, "sam_vit_b_01ec64.pth", "sam"), device)
     image = photo("astronaut")
     embedding = sam.embed(model, image)
     click = [[260, 180, 1]]
@@ -71,10 +72,10 @@ def bench_segment(folder, device) -> tuple[str, float, float]:
     return "segment click (cached vs first)", cached, first
 
 
-def bench_matting(folder, device) -> tuple[str, float, float]:
+def bench_matting(folder, spare, device) -> tuple[str, float, float]:
     from deployments.background import matting, network
 
-    runtime = network.load(weights(folder, "u2net.pth", "u2net"), device)
+    runtime = network.load(weights(folder, spare, "u2net.pth", "u2net"), device)
     image = cv2.resize(photo("chelsea"), (1152, 864), interpolation=cv2.INTER_AREA)
     network = timed(lambda: matting.predict(runtime, matting.preprocess(image)[None]))
     whole = timed(lambda: matting.remove_background(runtime, image))
@@ -95,12 +96,13 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, default=None)
     args = parser.parse_args()
     device = plan(2, 0, cuda_available=False)
-    rows = [
-        bench_erase(args.weights, device),
-        bench_segment(args.weights, device),
-        bench_matting(args.weights, device),
-        bench_enhance(),
-    ]
+    with scratch("bench-editing-") as spare:
+        rows = [
+            bench_erase(args.weights, spare, device),
+            bench_segment(args.weights, spare, device),
+            bench_matting(args.weights, spare, device),
+            bench_enhance(),
+        ]
     print(f"{'case':50} {'ours s':>9} {'reference s':>12} {'ratio':>7}")
     for name, ours, reference in rows:
         print(f"{name:50} {ours:9.3f} {reference:12.3f} {ours / reference:7.2f}")

@@ -21,7 +21,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from pathlib import Path
 import httpx
 
 from loadtest.photos import photo_bytes
-from loadtest.service import ROOT, LocalService
+from loadtest.service import ROOT, LocalService, scratch
 from serve_app.process.embedded_redis import EmbeddedRedis, free_port
 
 ACCOUNTS, JOBS_EACH = 50, 20
@@ -199,41 +198,41 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
-    folder = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
-    (folder / "plans.yaml").write_text(PLANS)
-    redis = EmbeddedRedis(folder / "redis").start()
-    weights = Path(".photoserve/weights").resolve()
-    env = {
-        "PHOTOSERVE_REDIS_URL": redis.url,
-        # fresh for each run: the service refuses short or well-known secrets
-        "PHOTOSERVE_KEY_SECRET": secrets.token_urlsafe(32),
-        "PHOTOSERVE_URL_SECRET": secrets.token_urlsafe(32),
-        "PHOTOSERVE_ADMIN_TOKEN": secrets.token_urlsafe(32),
-        "PHOTOSERVE_PLANS_FILE": str(folder / "plans.yaml"),
-        "PHOTOSERVE_DATA_DIR": str(folder / "data"),
-        "PHOTOSERVE_DISPATCH_ENABLED": "0",
-        **({"PHOTOSERVE_WEIGHTS_DIR": str(weights)} if weights.is_dir() else {}),
-    }
-    try:
-        pairs = asyncio.run(seed(redis.url, env))
-        scripts = wrk_scripts(folder, pairs)
-        port = free_port()
-        uvicorn = start_uvicorn(env, port)
+    with scratch("bench-gateway-") as folder:
+        (folder / "plans.yaml").write_text(PLANS)
+        redis = EmbeddedRedis(folder / "redis").start()
+        weights = Path(".photoserve/weights").resolve()
+        env = {
+            "PHOTOSERVE_REDIS_URL": redis.url,
+            # fresh for each run: the service refuses short or well-known secrets
+            "PHOTOSERVE_KEY_SECRET": secrets.token_urlsafe(32),
+            "PHOTOSERVE_URL_SECRET": secrets.token_urlsafe(32),
+            "PHOTOSERVE_ADMIN_TOKEN": secrets.token_urlsafe(32),
+            "PHOTOSERVE_PLANS_FILE": str(folder / "plans.yaml"),
+            "PHOTOSERVE_DATA_DIR": str(folder / "data"),
+            "PHOTOSERVE_DISPATCH_ENABLED": "0",
+            **({"PHOTOSERVE_WEIGHTS_DIR": str(weights)} if weights.is_dir() else {}),
+        }
         try:
-            plain = measure(f"http://127.0.0.1:{port}", scripts, args.seconds, args.connections)
+            pairs = asyncio.run(seed(redis.url, env))
+            scripts = wrk_scripts(folder, pairs)
+            port = free_port()
+            uvicorn = start_uvicorn(env, port)
+            try:
+                plain = measure(f"http://127.0.0.1:{port}", scripts, args.seconds, args.connections)
+            finally:
+                uvicorn.terminate()
+                uvicorn.wait(30)
+            service_env = {**env, "REDIS_URL": redis.url}
+            service_env.update(item.split("=", 1) for item in args.serve_env)
+            service_env.pop("PHOTOSERVE_DATA_DIR")
+            service = LocalService(folder / "service", env=service_env).start()
+            try:
+                served = measure(service.url, scripts, args.seconds, args.connections)
+            finally:
+                service.stop()
         finally:
-            uvicorn.terminate()
-            uvicorn.wait(30)
-        service_env = {**env, "REDIS_URL": redis.url}
-        service_env.update(item.split("=", 1) for item in args.serve_env)
-        service_env.pop("PHOTOSERVE_DATA_DIR")
-        service = LocalService(folder / "service", env=service_env).start()
-        try:
-            served = measure(service.url, scripts, args.seconds, args.connections)
-        finally:
-            service.stop()
-    finally:
-        redis.stop()
+            redis.stop()
     report(plain, served, args)
 
 

@@ -31,6 +31,7 @@ from deployments.common import device as devices
 from deployments.common.stepping import in_thread
 from deployments.generate import flux2
 from loadtest.photos import photo
+from loadtest.service import scratch
 
 # FLUX.2 [klein] 4B as published: 5 double + 20 single blocks of 24 heads x 128, 128 latent
 # channels (32 x 2x2 patches), Qwen3-4B's three hidden layers (3 x 2560) as its text input
@@ -92,11 +93,10 @@ def build(args, config: devices.DeviceConfig) -> flux2.Pipelines:
     elif args.random == "klein-4b":
         pipes = random_klein_4b(config)
     else:
-        import tempfile
-
         from tests.helpers.model_fixtures import flux2_klein
 
-        pipes = flux2.load(flux2_klein.build(Path(tempfile.mkdtemp())), config)
+        with scratch("bench-generate-") as folder:  # load() reads every file into memory
+            pipes = flux2.load(flux2_klein.build(folder), config)
     flux2.place(pipes, config, args.offload)
     return pipes
 

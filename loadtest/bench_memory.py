@@ -12,7 +12,6 @@ pages the replica maps then, and whether its own memory came back within 10 % of
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ import httpx
 import numpy as np
 
 from loadtest.photos import encode, photo
-from loadtest.service import LocalService
+from loadtest.service import LocalService, scratch
 
 
 @dataclass(frozen=True)
@@ -137,7 +136,12 @@ def main(argv: list[str] | None = None) -> None:
     weights = Path(".photoserve/weights").resolve()
     if weights.is_dir():
         env["PHOTOSERVE_WEIGHTS_DIR"] = str(weights)
-    service = LocalService(Path(tempfile.mkdtemp(prefix="bench-memory-")), env=env).start()
+    with scratch("bench-memory-") as folder:
+        run(LocalService(folder, env=env), args)
+
+
+def run(service: LocalService, args) -> None:
+    service.start()
     print(f"photoserve up in {service.startup_s:.1f} s")
     try:
         admin = {"Authorization": f"Bearer {service.admin_token}"}

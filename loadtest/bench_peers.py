@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,7 +37,7 @@ from PIL import Image
 
 from deployments.common.device import plan
 from loadtest.photos import distinct, encode, photo
-from loadtest.service import ROOT, LocalService
+from loadtest.service import ROOT, LocalService, scratch
 
 WEIGHTS = {  # catalog name -> (official file name, random fixture builder)
     "u2net": ("u2net.pth", "u2net"),
@@ -320,11 +318,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", choices=sorted(OPERATIONS), action="append")
     args = parser.parse_args(argv)
-    folder = Path(tempfile.mkdtemp(prefix="bench-peers-"))
-    try:
+    with scratch("bench-peers-") as folder:
         run(folder, args)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def run(folder: Path, args) -> None:

@@ -17,8 +17,8 @@ the replica's peak RSS for a 1024 px -> 4K job, and the seam check (tiled vs who
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,6 +29,7 @@ import numpy as np
 from deployments.common import ncnn_convert
 from deployments.common.weights import package_dir
 from loadtest.photos import distinct, encode, photo, psnr
+from loadtest.service import LocalService, scratch
 
 MODEL = "realesr-animevideov3"
 STEM = "realesr-animevideov3-x4"
@@ -216,40 +217,48 @@ def seam_check(threads: int) -> float:
 
 
 def run(url: str | None, admin_token: str | None, size: int, repeat: int) -> None:
-    import os
-
-    from loadtest.service import LocalService
-
-    threads = os.cpu_count() or 1
     images = [photo(name, size) for name in PHOTOS]
-    pngs = [encode(image) for image in images]
-    service = None
-    if url is None:
-        weights = Path(".photoserve/weights").resolve()
-        env = {"PHOTOSERVE_WEIGHTS_DIR": str(weights)} if weights.is_dir() else {}
-        service = LocalService(Path(tempfile.mkdtemp(prefix="bench-")), env=env).start()
-        url, admin_token = service.url, service.admin_token
-        print(f"started photoserve on {url} ({service.startup_s:.1f} s to ready)")
-    try:
-        admin = {"Authorization": f"Bearer {admin_token}"}
-        account = {"credits": 100000, "plan": "enterprise"}
-        key = httpx.post(f"{url}/admin/accounts", headers=admin, json=account).json()["api_key"]
-        if service is not None:
-            service.connect()  # before Ray is imported here: it reads the auth mode then
-        else:  # a running service of yours: the latest Ray on this machine
-            import ray
+    if url is not None:  # a running service of yours: the latest Ray on this machine
+        import ray
 
-            ray.init(address="auto", namespace="serve", log_to_driver=False)
-        report(images, pngs, Client(url, key), size, repeat, threads)
+        ray.init(address="auto", namespace="serve", log_to_driver=False)
+        try:
+            report(images, Client(url, account_key(url, admin_token)), size, repeat)
+        finally:
+            ray.shutdown()
+        return
+    with scratch("bench-upscale-") as folder:
+        run_local(LocalService(folder, env=weights_env()), images, size, repeat)
+
+
+def run_local(service, images, size: int, repeat: int) -> None:
+    service.start()
+    print(f"started photoserve on {service.url} ({service.startup_s:.1f} s to ready)")
+    try:
+        key = account_key(service.url, service.admin_token)
+        service.connect()  # before Ray is imported here: it reads the auth mode then
+        report(images, Client(service.url, key), size, repeat)
     finally:
         import ray
 
         ray.shutdown()
-        if service is not None:
-            service.stop()
+        service.stop()
 
 
-def report(images, pngs, client: Client, size: int, repeat: int, threads: int) -> None:
+def weights_env() -> dict[str, str]:
+    weights = Path(".photoserve/weights").resolve()
+    return {"PHOTOSERVE_WEIGHTS_DIR": str(weights)} if weights.is_dir() else {}
+
+
+def account_key(url: str, admin_token: str) -> str:
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    account = {"credits": 100000, "plan": "enterprise"}
+    return httpx.post(f"{url}/admin/accounts", headers=admin, json=account).json()["api_key"]
+
+
+def report(images, client: Client, size: int, repeat: int) -> None:
+    threads = os.cpu_count() or 1
+    pngs = [encode(image) for image in images]
     peak = machine_peak()
     ncnn_s = statistics.mean(bare_ncnn(images, repeat, threads))
     call_s = statistics.mean(deployment_call(images, repeat))

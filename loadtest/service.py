@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +26,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 class ServiceFailed(RuntimeError):
     pass
+
+
+@contextmanager
+def scratch(prefix: str) -> Iterator[Path]:
+    """A folder for one benchmark run, removed after it: its weights and data are GBs."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass
