@@ -274,6 +274,24 @@ def test_guided_filter_sharpens_a_blurred_edge():
     assert np.abs(refined - truth).mean() < 0.5 * np.abs(blurred - truth).mean()
 
 
+@pytest.mark.parametrize("patch", ["textured", "gray", "flat"])
+def test_the_filters_3x3_systems_are_solved_as_numpy_solves_them(patch):
+    """Covariances of a textured patch, a gray one (the three channels equal: rank one) and a
+    flat one (nothing but eps), as the guided filter meets them."""
+    rng = np.random.default_rng(1)
+    colours = rng.random((40, 30, 3, 5), np.float32)
+    if patch == "gray":
+        colours[..., 1:, :] = colours[..., :1, :]
+    elif patch == "flat":
+        colours[:] = 0.5
+    centred = colours - colours.mean(-1, keepdims=True)
+    sigma = (centred @ centred.transpose(0, 1, 3, 2) / 5 + 1e-4 * np.eye(3)).astype(np.float32)
+    rhs = rng.normal(0, 1e-3, (40, 30, 3)).astype(np.float32)
+    expected = np.linalg.solve(sigma.astype(np.float64), rhs[..., None].astype(np.float64))
+    got = matting._solve_symmetric(sigma, rhs)
+    np.testing.assert_allclose(got, expected[..., 0], rtol=1e-4, atol=1e-6)
+
+
 def test_refinement_recovers_strands_the_coarse_matte_lost():
     truth = strands(256)
     fg = photo("chelsea", 256).astype(np.float32) * 0.5 + RED * 0.5
@@ -318,8 +336,10 @@ def test_both_ways_of_estimating_foreground_agree(soft):
     rows, cols = matting._bbox(partial, 14)
     assert (partial[rows, cols].mean() >= matting.DENSE_FROM) == soft
     photos = [image.astype(np.float32) / 255 for _ in range(2)]
+    crop = np.ascontiguousarray(truth[rows, cols])
     for fuse, out in zip((matting._fuse_sparse, matting._fuse_dense), photos, strict=True):
-        fuse(out, truth, partial, 22, 3)  # estimate_foreground's passes at 256 px
+        # as estimate_foreground calls them: writing through a view of the photo
+        fuse(out[rows, cols], crop, partial[rows, cols], 22, 3)
     np.testing.assert_allclose(photos[0], photos[1], atol=1e-5)
     assert np.abs(photos[0] - image / 255)[partial].max() > 0.1  # colours did change
 
