@@ -9,15 +9,19 @@ from pathlib import Path
 from typing import Any
 
 
-def load(param: Path, weights: Path, threads: int) -> tuple[Any, tuple[Any, Any]]:
-    """(net, (blob pool, workspace pool)); ValueError when ncnn cannot read the files."""
+def load(
+    param: Path, weights: Path, threads: int, pools: tuple[Any, Any] | None = None
+) -> tuple[Any, tuple[Any, Any]]:
+    """(net, (blob pool, workspace pool)); ValueError when ncnn cannot read the files. Given
+    `pools` are shared with another net of these files, which must never run at the same time
+    (the blob pool takes no lock)."""
     import ncnn
 
     net = ncnn.Net()
     net.opt.use_vulkan_compute = False
     net.opt.num_threads = threads
     net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
-    pools = ncnn.UnlockedPoolAllocator(), ncnn.PoolAllocator()
+    pools = pools or (ncnn.UnlockedPoolAllocator(), ncnn.PoolAllocator())
     net.opt.blob_allocator, net.opt.workspace_allocator = pools
     if net.load_param(str(param)) != 0 or net.load_model(str(weights)) != 0:
         raise ValueError(f"ncnn could not load {Path(param).name}")

@@ -71,7 +71,7 @@ def load(
         files = ncnn_files(spec)
         if files is None:
             raise WeightsMissing(f"no verified ncnn files for {spec.name}")
-        return NcnnNetwork.load(*files, spec.scale, device), chosen
+        return NcnnNetwork.load(*files, spec.scale, device, spec.parallel_tiles), chosen
     from deployments.upscale.sr_network import SRNetwork
 
     path = spec.weights_path(weights_dir)

@@ -28,8 +28,9 @@ log = logging.getLogger("photoserve.upscaler")
 OPERATION = "upscale"
 
 
-# pixels per batch (tile_pixels counts them): one padded 256 px tile
-PIXEL_BATCHING = BatchSettings(max_batch_size=276 * 276)
+# pixels per batch (tile_pixels counts them): two padded 256 px tiles, side by side where
+# the model's parallel_tiles allows (ncnn_network.py)
+PIXEL_BATCHING = BatchSettings(max_batch_size=2 * 276 * 276)
 
 
 @dataclass(frozen=True)

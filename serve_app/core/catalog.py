@@ -23,6 +23,7 @@ class ModelSpec:
     scale: int = 1
     sources: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     work_mb: int = 0  # memory one tile takes in its runtime on the laptop profile (measured)
+    parallel_tiles: int = 1  # tiles a CPU replica runs side by side, one thread each
     sample_px: int = 0  # a generator's native square side: it works at about sample_px² pixels
     # a generator's defaults and abilities: steps, guidance, negative_prompt (bool)
     options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
@@ -48,6 +49,7 @@ def _spec(name: str, entry: dict) -> ModelSpec:
         scale=int(entry.get("scale", 1)),
         sources=tuple(entry.get("sources") or ()),
         work_mb=int(entry.get("work_mb", 0)),
+        parallel_tiles=max(1, int(entry.get("parallel_tiles", 1))),
         sample_px=int(entry.get("sample_px", 0)),
         options=dict(entry.get("options") or {}),
     )

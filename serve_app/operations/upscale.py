@@ -86,16 +86,16 @@ class UpscaleParams(Sized):
 
 
 def memory_mb(spec: ModelSpec, in_size: tuple[int, int], out_size: tuple[int, int]) -> float:
-    """What an upscale takes in its replica beyond the baseline: one tile's blobs in the
-    runtime (models.yaml `work_mb`) and the stitched image (x`scale`, or x1/x2 when that is
-    the output: core/scaling.py), the output and the copy handed to the dispatcher at 4 bytes
-    a value (measured, loadtest/bench_memory.py: the peaks of fast 1024 px -> 4K and quality
-    512 px -> 2K / 1024 px -> 4K jobs are work_mb plus 3.9x their sizes as uint8: float32
-    working copies)."""
+    """What an upscale takes in its replica beyond the baseline: the blobs of the tiles it
+    runs at once in the runtime (models.yaml `work_mb` x `parallel_tiles`) and the stitched
+    image (x`scale`, or x1/x2 when that is the output: core/scaling.py), the output and the
+    copy handed to the dispatcher at 4 bytes a value (measured, loadtest/bench_memory.py:
+    the peaks of fast 1024 px -> 4K and quality 512 px -> 2K / 1024 px -> 4K jobs are work_mb
+    plus 3.9x their sizes as uint8: float32 working copies)."""
     factor = stitch_factor(*in_size, spec.scale, out_size)
     stitched = in_size[0] * in_size[1] * factor**2 * 3
     output = out_size[0] * out_size[1] * 3
-    return spec.work_mb + 4 * (stitched + 2 * output) / 2**20
+    return spec.work_mb * spec.parallel_tiles + 4 * (stitched + 2 * output) / 2**20
 
 
 def check_memory(given: Given, model: str, in_size: tuple[int, int], out_size: tuple[int, int]):

@@ -66,3 +66,29 @@ def test_ncnn_runs_odd_sized_tiles(catalog):
     )
     outputs = network.run([photo("coffee")[:17, :33], photo("coffee")[:40, :8]])
     assert [o.shape for o in outputs] == [(68, 132, 3), (160, 32, 3)]
+
+
+def test_tiles_side_by_side_match_one_after_the_other(catalog):
+    """The fast model runs a batch's tiles on one-thread copies of the network at once: the
+    same outputs, bit for bit and in order, as the two-thread network one tile at a time."""
+    spec = catalog.specs["realesr-animevideov3"]
+    assert spec.parallel_tiles == 2
+    network, _ = networks.load(spec, catalog.weights_dir, CPU, "ncnn")
+    assert len(network.lanes) == 2
+    assert network.lanes[0][1] is network.pools  # never run at once: one tile's blobs, not two
+    tiles = [photo(name)[:48, :40] for name in ("coffee", "astronaut", "chelsea")] + [
+        photo("rocket")[:20, :64]
+    ]
+    together = network.run(tiles)
+    alone = [network.run([tile])[0] for tile in tiles]
+    assert [a.shape for a in together] == [(192, 160, 3)] * 3 + [(80, 256, 3)]
+    for a, b in zip(together, alone, strict=True):
+        np.testing.assert_array_equal(a, b)
+    network.release()
+
+
+def test_one_thread_runs_no_lanes(catalog):
+    spec = catalog.specs["realesr-animevideov3"]
+    network, _ = networks.load(spec, catalog.weights_dir, plan(1, 0, cuda_available=False), "ncnn")
+    assert network.lanes == () and network.workers is None
+    assert network.run([photo("coffee")[:16, :16]] * 2)[1].shape == (64, 64, 3)
