@@ -17,6 +17,7 @@ the replica's peak RSS for a 1024 px -> 4K job, and the seam check (tiled vs who
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import time
@@ -79,6 +80,11 @@ def model_gflop(height: int, width: int) -> float:
 
 
 def bare_ncnn(images: list[np.ndarray], repeat: int, threads: int) -> list[float]:
+    net = bare_net(threads)
+    return [timed(lambda image=image: bare_run(net, image), repeat)[0] for image in images]
+
+
+def bare_net(threads: int):
     import ncnn
 
     net = ncnn.Net()
@@ -86,15 +92,24 @@ def bare_ncnn(images: list[np.ndarray], repeat: int, threads: int) -> list[float
     net.opt.num_threads = threads
     net.load_param(str(models_dir() / f"{STEM}.param"))
     net.load_model(str(models_dir() / f"{STEM}.bin"))
+    return net
 
-    def run(image):
-        chw = np.ascontiguousarray(image.transpose(2, 0, 1).astype(np.float32) / 255.0)
-        mat = ncnn.Mat(chw)
-        extractor = net.create_extractor()
-        extractor.input("data", mat)
-        return np.array(extractor.extract("output")[1])
 
-    return [timed(lambda image=image: run(image), repeat)[0] for image in images]
+def bare_run(net, image: np.ndarray) -> np.ndarray:
+    import ncnn
+
+    chw = np.ascontiguousarray(image.transpose(2, 0, 1).astype(np.float32) / 255.0)
+    extractor = net.create_extractor()
+    extractor.input("data", ncnn.Mat(chw))
+    return np.array(extractor.extract("output")[1])
+
+
+def bare_wall(net, images: list[np.ndarray], jobs: int) -> float:
+    """Seconds bare ncnn takes for `jobs` photos one after the other."""
+    started = time.perf_counter()
+    for i in range(jobs):
+        bare_run(net, images[i % len(images)])
+    return time.perf_counter() - started
 
 
 # --- 2. the deployment's model call ------------------------------------------------------------
@@ -258,7 +273,6 @@ def account_key(url: str, admin_token: str) -> str:
 
 def report(images, client: Client, size: int, repeat: int) -> None:
     threads = os.cpu_count() or 1
-    pngs = [encode(image) for image in images]
     peak = machine_peak()
     ncnn_s = statistics.mean(bare_ncnn(images, repeat, threads))
     call_s = statistics.mean(deployment_call(images, repeat))
@@ -295,10 +309,17 @@ def report(images, client: Client, size: int, repeat: int) -> None:
     )
     header = ("concurrent jobs", "wall s", "jobs/s", "out MP/s", "ncnn jobs/s", "ratio")
     print("\n" + _row(header))
+    net = bare_net(threads)
     for jobs in (1, 4, 8):
-        wall = client.concurrent(pngs, jobs)
-        ours, reference = jobs / wall, 1 / ncnn_s
-        print(_row((jobs, wall, ours, ours * out_mp, reference, ours / reference)))
+        # each run beside bare ncnn's run of as many photos, right before it: this machine's
+        # speed drifts by 10-20 % within minutes; the median of `repeat` such pairs
+        pairs = [
+            (bare_wall(net, images, jobs), client.concurrent(fresh(images, jobs), jobs))
+            for _ in range(repeat)
+        ]
+        bare, wall = (statistics.median(side) for side in zip(*pairs, strict=True))
+        ratio = statistics.median(b / w for b, w in pairs)
+        print(_row((jobs, wall, jobs / wall, jobs / wall * out_mp, jobs / bare, ratio)))
     memory = peak_rss_4k(client)
     print(
         f"\n1024x1024 -> 4K (3840x3840) job: {memory['seconds']:.1f} s; Upscaler RSS "
@@ -306,6 +327,14 @@ def report(images, client: Client, size: int, repeat: int) -> None:
     )
     seams = seam_check(threads)
     print(f"seams: 128 px tiles + 10 px pad vs whole image, 256x384 photo: {seams:.1f} dB")
+
+
+SERIALS = itertools.count(1000)  # the files of the latency rows are 0..999
+
+
+def fresh(images: list[np.ndarray], jobs: int) -> list[bytes]:
+    """A new file for each job, as customers send (the dispatcher keeps recent decodes)."""
+    return [distinct(images[i % len(images)], 1, next(SERIALS))[0] for i in range(jobs)]
 
 
 def _row(cells) -> str:

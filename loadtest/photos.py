@@ -28,14 +28,15 @@ def encode(image: np.ndarray, fmt: str = "PNG", **options) -> bytes:
     return buffer.getvalue()
 
 
-def distinct(image: np.ndarray, count: int) -> list[bytes]:
+def distinct(image: np.ndarray, count: int, start: int = 0) -> list[bytes]:
     """`count` PNG files of `image`, one pixel different in each: a customer's next photo is
     a new file (the dispatcher keeps photos it decoded lately by their bytes, and the
-    Segmenter its embeddings by their pixels)."""
+    Segmenter its embeddings by their pixels). Another `start` gives other files."""
     files = []
-    for index in range(count):
+    for index in range(start, start + count):
         changed = image.copy()
-        changed[0, 0] = (int(changed[0, 0, 0]) + 1 + index) % 256
+        column = (index // 255) % image.shape[1]
+        changed[0, column] = (int(changed[0, column, 0]) + 1 + index % 255) % 256
         files.append(encode(changed))
     return files
 

@@ -1,14 +1,23 @@
-"""The one batching helper: items of concurrent requests go through a model together
-(`@serve.batch`), with the limits a deployment's user_config gives under `batching:`,
-changed without a redeploy. Batch sizes are recorded for /metrics."""
+"""The one batching helper: items of concurrent requests go through a model together, with
+the limits a deployment's user_config gives under `batching:`, changed without a redeploy.
+Batch sizes are recorded for /metrics.
+
+A batch is formed when the model is free to run it, from everything that queued meanwhile.
+`@serve.batch` (Ray 2.5x) forms each batch as soon as an item arrives and only then waits for a
+free slot: with one batch at a time and no wait, items that arrive while a batch runs each
+became a batch of their own (8 concurrent upscale jobs: 8 batches of one tile) - nothing was
+ever batched on the CPU profile. `batch_wait_timeout_s` still holds a batch that is not full
+for more items, counted from its first item's arrival.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
-
-from ray import serve
 
 from serve_app.core.metrics import BatchRecorder
 
@@ -25,6 +34,13 @@ class BatchSettings:
         return cls(**given) if given else default
 
 
+@dataclass
+class _Waiting:
+    item: Any
+    future: asyncio.Future
+    since: float
+
+
 class Batcher:
     """`await batcher(item)` -> `run_batch`'s output for that item."""
 
@@ -36,22 +52,75 @@ class Batcher:
         size_fn: Callable[[list], int] | None = None,
     ):
         self.run_batch = run_batch
-        self.size_fn = size_fn
+        self.size_fn = size_fn or len
         self.sizes = BatchRecorder(deployment)
-        self.settings: BatchSettings | None = None
-        self.configure(settings)
+        self.settings = settings
+        self.pending: deque[_Waiting] = deque()
+        self.running: set[asyncio.Task] = set()
+        self._timer: asyncio.TimerHandle | None = None
 
     def configure(self, settings: BatchSettings) -> None:
-        """New limits make a new queue; batches already queued in the old one still run."""
-        if settings == self.settings:
-            return
-
-        async def batch(items: list) -> list:
-            self.sizes.record(len(items))
-            return await self.run_batch(items)
-
+        """New limits apply from the next batch formed."""
         self.settings = settings
-        self.queue = serve.batch(**asdict(settings), batch_size_fn=self.size_fn)(batch)
 
     async def __call__(self, item: Any) -> Any:
-        return await self.queue(item)
+        loop = asyncio.get_running_loop()
+        if self.size_fn([item]) > self.settings.max_batch_size:
+            raise ValueError(f"an item of size {self.size_fn([item])} exceeds max_batch_size")
+        waiting = _Waiting(item, loop.create_future(), time.monotonic())
+        self.pending.append(waiting)
+        self._start()
+        return await waiting.future
+
+    def _start(self) -> None:
+        """Form and run batches while there is room for one more."""
+        while len(self.running) < self.settings.max_concurrent_batches:
+            while self.pending and self.pending[0].future.done():  # its caller gave up
+                self.pending.popleft()
+            count, full = self._fit()
+            if count == 0 or (not full and self._hold()):
+                return
+            batch = [self.pending.popleft() for _ in range(count)]
+            task = asyncio.get_running_loop().create_task(self._run(batch))
+            self.running.add(task)
+
+    def _fit(self) -> tuple[int, bool]:
+        """How many waiting items the next batch takes, and whether that fills it."""
+        limit, taken = self.settings.max_batch_size, []
+        for waiting in self.pending:
+            if self.size_fn([*taken, waiting.item]) > limit:
+                return len(taken), True
+            taken.append(waiting.item)
+        return len(taken), bool(taken) and self.size_fn(taken) >= limit
+
+    def _hold(self) -> bool:
+        """A batch that is not full waits for more until batch_wait_timeout_s has passed."""
+        left = self.pending[0].since + self.settings.batch_wait_timeout_s - time.monotonic()
+        if left <= 0:
+            return False
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(left, self._timed_out)
+        return True
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        self._start()
+
+    async def _run(self, batch: list[_Waiting]) -> None:
+        try:
+            self.sizes.record(len(batch))
+            outputs = await self.run_batch([waiting.item for waiting in batch])
+            for waiting, output in zip(batch, outputs, strict=True):
+                if not waiting.future.done():
+                    waiting.future.set_result(output)
+        except asyncio.CancelledError:  # the replica is stopping
+            for waiting in batch:
+                waiting.future.cancel()
+            raise
+        except Exception as exc:  # each caller gets the batch's error
+            for waiting in batch:
+                if not waiting.future.done():
+                    waiting.future.set_exception(exc)
+        finally:
+            self.running.discard(asyncio.current_task())
+            self._start()
