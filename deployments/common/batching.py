@@ -3,7 +3,7 @@ the limits a deployment's user_config gives under `batching:`, changed without a
 Batch sizes are recorded for /metrics.
 
 A batch is formed when the model is free to run it, from everything that queued meanwhile.
-`@serve.batch` (Ray 2.5x) forms each batch as soon as an item arrives and only then waits for a
+`@serve.batch` (Ray 2.60) forms each batch as soon as an item arrives and only then waits for a
 free slot: with one batch at a time and no wait, items that arrive while a batch runs each
 became a batch of their own (8 concurrent upscale jobs: 8 batches of one tile) - nothing was
 ever batched on the CPU profile. `batch_wait_timeout_s` still holds a batch that is not full
@@ -75,8 +75,8 @@ class Batcher:
     def _start(self) -> None:
         """Form and run batches while there is room for one more."""
         while len(self.running) < self.settings.max_concurrent_batches:
-            while self.pending and self.pending[0].future.done():  # its caller gave up
-                self.pending.popleft()
+            if any(waiting.future.done() for waiting in self.pending):  # callers that gave up
+                self.pending = deque(w for w in self.pending if not w.future.done())
             count, full = self._fit()
             if count == 0 or (not full and self._hold()):
                 return

@@ -72,12 +72,13 @@ async def test_a_failed_batch_fails_only_its_own_items():
     assert all(isinstance(r, RuntimeError) for r in results[1:3])  # "b" shared the batch
 
 
-async def test_a_caller_that_gives_up_leaves_the_queue():
+async def test_callers_that_give_up_leave_the_queue():
     model = Model(hold=True)
     batcher = Batcher("Test", model, BatchSettings(max_batch_size=4))
-    first, gone, kept = (asyncio.ensure_future(batcher(name)) for name in "abc")
+    first, gone, kept, also_gone = (asyncio.ensure_future(batcher(name)) for name in "abcd")
     await settle()
     gone.cancel()
+    also_gone.cancel()
     await settle()
     model.release.set()
     assert await asyncio.gather(first, kept) == ["out-a", "out-c"]
