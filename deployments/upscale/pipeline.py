@@ -1,9 +1,9 @@
 """One upscale job: tile, infer, stitch, resize to the requested output, reporting progress.
 
-`infer` runs one tile through the network; in the Serve deployment it is a `@serve.batch`
-method, so tiles of concurrent jobs can share a batch. Each job keeps at most `window` tiles
-in flight, which bounds its memory and lets concurrent jobs interleave instead of queueing
-behind one big image.
+`infer` runs one tile through the network; in the Serve deployment it goes through the
+replica's Batcher, so tiles of concurrent jobs can share a batch. Each job keeps at most
+`window` tiles in flight, which bounds its memory and lets concurrent jobs interleave instead
+of queueing behind one big image.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The Upscaler Serve deployment: Real-ESRGAN networks, tiled, tiles of concurrent jobs
-sharing `@serve.batch` batches.
+sharing batches (deployments/common/batching.py).
 
 Everything tunable lives in `user_config` (configs/serve*.yaml) and changes without a
 redeploy: the runtime backend, tile size/pad/window, and the batching limits (pixels per

@@ -1,4 +1,4 @@
-"""Tiles of concurrent jobs share `@serve.batch` batches in a real Serve replica, and the
+"""Tiles of concurrent jobs share batches in a real Serve replica, and the
 batched result equals the same tiles run one by one."""
 
 from __future__ import annotations

@@ -426,17 +426,10 @@ def models_env(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def remover_class(monkeypatch):
-    """The raw deployment class. `serve.batch` asks the replica context for the deployment's
-    max_ongoing_requests (only to log a warning): outside Serve it gets this stand-in."""
-    from types import SimpleNamespace
-
-    from ray import serve
-
+def remover_class():
+    """The raw deployment class, run outside Serve."""
     from deployments.background.background_remover import BackgroundRemover
 
-    replica = SimpleNamespace(_deployment_config=SimpleNamespace(max_ongoing_requests=16))
-    monkeypatch.setattr(serve, "get_replica_context", lambda: replica)
     return BackgroundRemover.func_or_class
 
 

@@ -5,7 +5,6 @@ counts by its lightness alone, and the Colorizer deployment batches jobs."""
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -118,13 +117,9 @@ def models_env(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def colorizer_class(monkeypatch):
-    from ray import serve
-
+def colorizer_class():
     from deployments.colorize.colorizer import Colorizer
 
-    replica = SimpleNamespace(_deployment_config=SimpleNamespace(max_ongoing_requests=16))
-    monkeypatch.setattr(serve, "get_replica_context", lambda: replica)
     return Colorizer.func_or_class
 
 

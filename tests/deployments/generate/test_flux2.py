@@ -181,16 +181,10 @@ def test_offload_and_batching_are_the_settings():
         parse({"offlaod": True})
 
 
-async def test_text_jobs_of_one_size_share_a_pipeline_call(generator, monkeypatch):
+async def test_text_jobs_of_one_size_share_a_pipeline_call(generator):
     """Three concurrent text-to-image jobs of one size: one pipeline call with a batch of 3
     (the transformer's inputs counted), each its own seed's image, the same as alone; a job
     of another size runs in its own call."""
-    from types import SimpleNamespace
-
-    from ray import serve
-
-    replica = SimpleNamespace(_deployment_config=SimpleNamespace(max_ongoing_requests=8))
-    monkeypatch.setattr(serve, "get_replica_context", lambda: replica)
     alone = [(await collect(generator, None, params(seed=s)))[-1]["image"] for s in (1, 2)]
     generator.reconfigure({"batching": {"max_batch_size": 4, "batch_wait_timeout_s": 0.5}})
     batches = []
