@@ -245,7 +245,8 @@ def upscale(ours: Ours, images, paths, python, folder, repeat) -> list[Row]:
     from loadtest import bench_upscale
 
     image = photo("astronaut", 256)
-    bare = bench_upscale.bare_ncnn([image], repeat, os.cpu_count() or 1)[0]
+    net = bench_upscale.bare_net(os.cpu_count() or 1)
+    bare = bench_upscale.bare_ncnn(net, [image], repeat)[0]
     data = {"scale": "4", "model": "fast"}
     seconds, peak = ours.p50("Upscaler", "upscale", runs(repeat, image), data, repeat)
     return [Row("upscale", "fast x4, 256x256", bare, seconds, bare, "bare ncnn (= bare)", peak)]

@@ -79,8 +79,7 @@ def model_gflop(height: int, width: int) -> float:
 # --- 1. bare ncnn ----------------------------------------------------------------------------
 
 
-def bare_ncnn(images: list[np.ndarray], repeat: int, threads: int) -> list[float]:
-    net = bare_net(threads)
+def bare_ncnn(net, images: list[np.ndarray], repeat: int) -> list[float]:
     return [timed(lambda image=image: bare_run(net, image), repeat)[0] for image in images]
 
 
@@ -274,7 +273,8 @@ def account_key(url: str, admin_token: str) -> str:
 def report(images, client: Client, size: int, repeat: int) -> None:
     threads = os.cpu_count() or 1
     peak = machine_peak()
-    ncnn_s = statistics.mean(bare_ncnn(images, repeat, threads))
+    net = bare_net(threads)
+    ncnn_s = statistics.mean(bare_ncnn(net, images, repeat))
     call_s = statistics.mean(deployment_call(images, repeat))
     # a new file each job, as customers send (the dispatcher keeps recent decodes by bytes)
     files = [iter(distinct(image, repeat + 1)) for image in images]
@@ -309,7 +309,6 @@ def report(images, client: Client, size: int, repeat: int) -> None:
     )
     header = ("concurrent jobs", "wall s", "jobs/s", "out MP/s", "ncnn jobs/s", "ratio")
     print("\n" + _row(header))
-    net = bare_net(threads)
     for jobs in (1, 4, 8):
         # each run beside bare ncnn's run of as many photos, right before it: this machine's
         # speed drifts by 10-20 % within minutes; the median of `repeat` such pairs

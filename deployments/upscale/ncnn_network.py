@@ -55,15 +55,14 @@ class NcnnNetwork:
         """Upscale HxWx3 uint8 tiles: one alone on every thread, several side by side."""
         with self.lock:
             if len(tiles) < 2 or self.workers is None:
-                return [_upscale(self.net, tile) for tile in tiles]
+                return _upscale_all(self.net, tiles)
             return self._side_by_side(tiles)
 
     def _side_by_side(self, tiles: list[np.ndarray]) -> list[np.ndarray]:
         count = len(self.lanes)
-        shares = [tiles[i::count] for i in range(count)]
         runs = [
-            self.workers.submit(lambda net=net, share=share: [_upscale(net, t) for t in share])
-            for (net, _), share in zip(self.lanes, shares, strict=True)
+            self.workers.submit(_upscale_all, net, tiles[i::count])
+            for i, (net, _) in enumerate(self.lanes)
         ]
         outputs: list[np.ndarray] = [None] * len(tiles)  # type: ignore[list-item]
         for i, run in enumerate(runs):
@@ -75,6 +74,10 @@ class NcnnNetwork:
         with self.lock:
             for pool in (*self.pools, *(p for _, pools in self.lanes[1:] for p in pools)):
                 pool.clear()
+
+
+def _upscale_all(net, tiles: list[np.ndarray]) -> list[np.ndarray]:
+    return [_upscale(net, tile) for tile in tiles]
 
 
 def _upscale(net, tile: np.ndarray) -> np.ndarray:
