@@ -25,6 +25,7 @@ import numpy as np
 
 from deployments.common import ncnn_net
 from deployments.common.device import DeviceConfig
+from deployments.common.lazy import cv2
 
 
 @dataclass
@@ -92,7 +93,10 @@ def _upscale(net, tile: np.ndarray) -> np.ndarray:
     status, out = extractor.extract("output")
     if status != 0:
         raise RuntimeError(f"ncnn inference failed with status {status}")
-    values = np.multiply(out.numpy(), 255.0)  # a copy: `out` owns the view's memory
-    np.clip(values, 0, 255, out=values)
-    np.rint(values, out=values)
-    return values.transpose(1, 2, 0).astype(np.uint8)
+    planes = out.numpy()  # a view of `out`'s memory: merge copies it into HxWx3 order
+    values = cv2.merge([planes[0], planes[1], planes[2]])
+    np.maximum(values, 0, out=values)
+    # x255, rounded half to even and saturated (what clip + rint + astype gave) in one pass,
+    # in C order: a transposed astype left the channels planar, and each later copy (the
+    # paste, Ray's transfer, the PNG encoder) gathered them at several ms a megapixel
+    return cv2.convertScaleAbs(values, alpha=255.0)

@@ -39,13 +39,17 @@ def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
 async def run_tiles(
     image: np.ndarray, scale: int, infer: InferFn, settings: TileSettings, keep: int = 0
 ) -> AsyncIterator[float | np.ndarray]:
-    """Yields the fraction of tiles done after each tile, then the stitched image: x`scale`,
-    or x`keep` (a divisor of `scale`) with each tile reduced as it arrives, so a restoration
-    at the input's size never holds the x4 image (tiling.Tile.paste)."""
+    """Yields the fraction of tiles done after each tile but the last, then the stitched
+    image: x`scale`, or x`keep` (a divisor of `scale`) with each tile reduced as it arrives,
+    so a restoration at the input's size never holds the x4 image (tiling.Tile.paste)."""
     keep = keep or scale
     height, width = image.shape[:2]
     padded = tiling.pre_pad(image, settings.pre_pad)
     tiles = tiling.grid(padded.shape[1], padded.shape[0], settings.tile, settings.tile_pad)
+    if len(tiles) == 1:  # the network's output is the image: no canvas to fill and copy
+        owned = tiles[0].owned(await infer(padded), scale, keep)
+        yield owned[: height * keep, : width * keep]
+        return
     out = np.empty((padded.shape[0] * keep, padded.shape[1] * keep, 3), np.uint8)
     queue = iter(tiles)
     in_flight: dict[asyncio.Task, tiling.Tile] = {}
@@ -61,7 +65,8 @@ async def run_tiles(
             for task in finished:
                 in_flight.pop(task).paste(out, task.result(), scale, keep)
                 done += 1
-                yield done / len(tiles)
+                if done < len(tiles):  # the image itself says the last one is done
+                    yield done / len(tiles)
     finally:
         for task in in_flight:
             task.cancel()
@@ -75,11 +80,13 @@ async def upscale(
     infer: InferFn,
     settings: TileSettings,
 ) -> AsyncIterator[dict]:
-    """Events: {"progress": 0..1} per tile, then {"image": HxWx3 uint8 of out_size}."""
+    """Events: {"progress": 0..1} per tile but the last, then {"image": HxWx3 uint8 of
+    out_size}."""
     keep = stitch_factor(image.shape[1], image.shape[0], scale, out_size)
     async for item in run_tiles(image, scale, infer, settings, keep):
         if isinstance(item, float):
             yield {"progress": item}
         else:
-            final = await asyncio.to_thread(resize, item, *out_size)
-            yield {"image": final}
+            if item.shape[1::-1] != out_size:
+                item = await asyncio.to_thread(resize, item, *out_size)
+            yield {"image": item}

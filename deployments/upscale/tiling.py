@@ -35,12 +35,15 @@ class Tile:
         `scale`: each owned block is averaged over (scale/keep)^2 pixels, which lines up with
         the tile's edges, so the stitched image is exactly the x`scale` one reduced by area."""
         keep = keep or scale
+        owned = self.owned(result, scale, keep)
+        out[self.y0 * keep : self.y1 * keep, self.x0 * keep : self.x1 * keep] = owned
+
+    def owned(self, result: np.ndarray, scale: int, keep: int) -> np.ndarray:
+        """The part of `result` this tile owns, x`keep` (a view when keep == scale)."""
         ox, oy = (self.x0 - self.px0) * scale, (self.y0 - self.py0) * scale
         w, h = (self.x1 - self.x0) * scale, (self.y1 - self.y0) * scale
         owned = result[oy : oy + h, ox : ox + w]
-        if keep != scale:
-            owned = reduce(owned, scale // keep)
-        out[self.y0 * keep : self.y1 * keep, self.x0 * keep : self.x1 * keep] = owned
+        return owned if keep == scale else reduce(owned, scale // keep)
 
 
 def grid(width: int, height: int, tile: int, pad: int) -> list[Tile]:

@@ -68,6 +68,28 @@ def test_ncnn_runs_odd_sized_tiles(catalog):
     assert [o.shape for o in outputs] == [(68, 132, 3), (160, 32, 3)]
 
 
+def test_ncnn_pixels_are_the_network_values_rounded_in_pixel_order(catalog):
+    """x255, clipped, rounded half to even; HxWx3 in C order, since the PNG encoder and Ray's
+    transfer each copy an array that is not."""
+    import ncnn
+
+    network, _ = networks.load(
+        catalog.specs["realesr-animevideov3"], catalog.weights_dir, CPU, "ncnn"
+    )
+    image = np.ascontiguousarray(photo("astronaut")[0:40, 384:432])  # over- and undershoots
+    mat = ncnn.Mat.from_pixels(image, ncnn.Mat.PixelType.PIXEL_RGB, 48, 40)
+    mat.substract_mean_normalize([], [1 / 255.0] * 3)
+    extractor = network.net.create_extractor()
+    extractor.input("data", mat)
+    values = np.array(extractor.extract("output")[1]) * np.float32(255)
+    del extractor  # its blobs live in the network's pool
+    assert values.min() < 0 and values.max() > 255  # the clipping is exercised
+    expected = np.rint(np.clip(values, 0, 255)).astype(np.uint8).transpose(1, 2, 0)
+    pixels = network.run([image])[0]
+    assert pixels.flags.c_contiguous and pixels.dtype == np.uint8
+    np.testing.assert_array_equal(pixels, expected)
+
+
 def test_tiles_side_by_side_match_one_after_the_other(catalog):
     """The fast model runs a batch's tiles on one-thread copies of the network at once: the
     same outputs, bit for bit and in order, as the two-thread network one tile at a time."""

@@ -66,7 +66,7 @@ async def test_tiled_output_matches_whole_image_run(network):
     progress = items[:-1]
     assert tiled.shape == whole.shape == (96 * 4, 128 * 4, 3)
     assert psnr(tiled, whole) >= 45.0
-    assert progress == pytest.approx([(i + 1) / 6 for i in range(6)])
+    assert progress == pytest.approx([(i + 1) / 6 for i in range(5)])  # then the image
 
 
 def seam_band(image: np.ndarray, boundaries=(192, 384), width: int = 8) -> np.ndarray:
@@ -92,8 +92,23 @@ async def test_upscale_resizes_to_the_requested_output(network):
     events = await collect(
         upscale(image, 4, (100, 100), infer_with(network), TileSettings(tile=32))
     )
-    assert [e["progress"] for e in events[:-1]] == [0.25, 0.5, 0.75, 1.0]
+    assert [e["progress"] for e in events[:-1]] == [0.25, 0.5, 0.75]
     assert events[-1]["image"].shape == (100, 100, 3)
+
+
+@pytest.mark.parametrize("pre_pad", [0, 3])
+async def test_one_tile_is_the_network_output_itself(network, pre_pad):
+    image = photo("coffee")[100:164, 200:280]  # 64 x 80: one tile
+    padded = np.ascontiguousarray(tiling.pre_pad(image, pre_pad))
+    whole = network.run([padded])[0][: 64 * 4, : 80 * 4]
+    events = await collect(
+        upscale(image, 4, (320, 256), infer_with(network), TileSettings(tile=96, pre_pad=pre_pad))
+    )
+    assert len(events) == 1  # no progress event: the image says it is done
+    assert np.array_equal(events[0]["image"], whole)
+    small = await collect(upscale(image, 4, (80, 64), infer_with(network), TileSettings(tile=96)))
+    x4 = network.run([np.ascontiguousarray(image)])[0]
+    assert np.array_equal(small[0]["image"], tiling.reduce(x4, 4))
 
 
 @pytest.mark.parametrize("keep", [1, 2])
