@@ -169,7 +169,10 @@ class StopRequested(Exception):
 
 
 def port_taken(host: str, port: int) -> bool:
+    """Another server listens there. Closed connections lingering in TIME_WAIT after a stop
+    (a minute on Linux) do not count: HAProxy binds with SO_REUSEADDR, and so does this."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import socket
 import stat
 
 from serve_app.core.settings import CONFIGS, Settings
@@ -10,6 +11,21 @@ def test_serve_config_takes_host_and_port():
     config = runner.serve_config(CONFIGS / "serve.cpu.yaml", "0.0.0.0", 9123)
     assert config["http_options"] == {"host": "0.0.0.0", "port": 9123}
     assert config["applications"][0]["import_path"] == "serve_app.app:app"
+
+
+def test_a_port_is_taken_by_a_listener_not_by_connections_of_a_stopped_one():
+    """Right after a stop the port's closed connections linger in TIME_WAIT: a restart then
+    was refused with "is taken (another photoserve?)" for a minute."""
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    assert runner.port_taken("127.0.0.1", port)
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = server.accept()
+    accepted.close()  # the server closes first: its side waits in TIME_WAIT
+    client.recv(1)
+    client.close()
+    server.close()
+    assert not runner.port_taken("127.0.0.1", port)
 
 
 def test_secrets_are_generated_once_and_private(tmp_path):
