@@ -77,8 +77,14 @@ def image_key(image: np.ndarray, scope: str = "") -> str:
     digest = hashlib.blake2b(digest_size=16, key=scope.encode()[:64])
     # the shape too: the same bytes as 100x300 and 300x100 are different photos
     digest.update(f"{image.shape}{image.dtype}".encode())
-    digest.update(np.ascontiguousarray(image).tobytes())
+    digest.update(np.ascontiguousarray(image))  # hashed in place: no copy of the pixels
     return digest.hexdigest()
+
+
+def cache_key(image: np.ndarray, params: dict[str, Any]) -> str:
+    """The dispatcher's `cache_key` (a digest of the photo's file, keyed with the account),
+    else a digest of the pixels themselves in the customer's `cache_scope`."""
+    return params.get("cache_key") or image_key(image, params.get("cache_scope") or "")
 
 
 @dataclass(frozen=True)
@@ -172,13 +178,13 @@ class Segmenter(ModelReplica):
         """HxW uint8 mask, 255 = selected (for the erase/inpaint deployments' handles)."""
         prompt = self._prompt(image, params)
         async with self.jobs.job():
-            key = image_key(image, params.get("cache_scope") or "")
+            key = cache_key(image, params)
             return await self._predict(prompt, await self._embedding(image, key))
 
     @gives_memory_back
     async def run(self, image: np.ndarray, params: dict[str, Any]) -> AsyncIterator[dict]:
         prompt = self._prompt(image, params)
-        key = image_key(image, params.get("cache_scope") or "")
+        key = cache_key(image, params)
         embedding = self.cache.get(key)
         if embedding is None:  # the encoder's seconds are worth reporting; a click's are not
             yield {"progress": 0.0}

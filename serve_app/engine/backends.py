@@ -103,6 +103,7 @@ class MaskedCall(Call):
             "points": params.get("points") or [],
             "box": params.get("box"),
             "cache_scope": params.get("cache_scope"),
+            "cache_key": params.get("cache_key"),
         }
         try:
             mask = await self.segmenter.mask.remote(image, clicks)

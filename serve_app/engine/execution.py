@@ -8,6 +8,7 @@ not be reached, in which case the stream entry stays pending and is delivered ag
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -73,8 +74,10 @@ class Executor:
 
     async def execute(self, lane: Lane, job: Job) -> dict[str, Any]:
         decoded = await self._decode_input(job)
-        # a replica's caches (the Segmenter's embeddings) are kept per customer
+        # a replica's caches (the Segmenter's embeddings) are kept per customer, by the file
         params = {**job.params, "cache_scope": job.account}
+        if decoded.digest is not None:
+            params["cache_key"] = decoded.digest.hex()
         if params.get("mask_key"):
             params["mask"] = await self._decode_mask(params["mask_key"])
         if params.get("reference_key"):
@@ -141,7 +144,8 @@ class Executor:
         known = self.recent.get(name)
         if known is not None:  # the same file as a recent job's (clicks on one photo)
             return known
-        return self.recent.put(name, await self._decode_bytes(data))
+        decoded = dataclasses.replace(await self._decode_bytes(data), digest=name)
+        return self.recent.put(name, decoded)
 
     async def _decode_bytes(self, data: bytes) -> images.Decoded:
         try:

@@ -356,3 +356,19 @@ async def test_one_customer_never_reuses_anothers_embedding(segmenter, coffee):
         [event async for event in segmenter.run(coffee, {**click, "cache_scope": scope})]
     await segmenter.mask(coffee, {**click, "cache_scope": "acct_b"})
     assert segmenter.status()["encoder_passes"] == 2
+
+
+async def test_the_dispatchers_file_key_names_the_embedding(segmenter, coffee):
+    """Given the dispatcher's `cache_key` (the file's digest per account), the Segmenter
+    keys by it and hashes no pixels; the key it would compute from the pixels is another."""
+    from deployments.segment import segmenter as module
+
+    click = {"points": [[150, 40, 1]], "cache_scope": "acct_c"}
+    passes = segmenter.status()["encoder_passes"]
+    for params in ({**click, "cache_key": "f" * 32}, {**click, "cache_key": "f" * 32}):
+        [event async for event in segmenter.run(coffee, params)]
+    await segmenter.mask(coffee, {**click, "cache_key": "f" * 32})
+    assert segmenter.status()["encoder_passes"] == passes + 1
+    assert module.cache_key(coffee, click) == module.image_key(coffee, "acct_c") != "f" * 32
+    [event async for event in segmenter.run(coffee, click)]  # keyed by pixels: not cached yet
+    assert segmenter.status()["encoder_passes"] == passes + 2
