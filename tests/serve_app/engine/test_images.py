@@ -116,9 +116,13 @@ def test_decode_keeps_alpha_and_applies_exif_orientation():
     exif[0x0112] = 6  # rotate 90 on display
     import io
 
-    buffer = io.BytesIO()
-    wide.save(buffer, "JPEG", exif=exif)
-    assert images.decode(buffer.getvalue()).rgb.shape == (80, 40, 3)
+    for fmt in ("JPEG", "PNG", "WEBP"):  # turned in place: the same pixels as a copy
+        buffer = io.BytesIO()
+        wide.save(buffer, fmt, exif=exif)
+        turned = images.decode(buffer.getvalue()).rgb
+        assert turned.shape == (80, 40, 3)
+        expected = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).transpose(Image.ROTATE_270))
+        np.testing.assert_array_equal(turned, expected)
 
 
 @pytest.mark.parametrize("fmt", images.OUTPUT_FORMATS)
