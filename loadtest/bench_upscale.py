@@ -7,7 +7,8 @@ Prints, for the compact x4 model (`fast`) on real photos from skimage.data:
   1. bare ncnn inference (PyPI ncnn, the wheel's .param/.bin) - the reference;
   2. our Upscaler deployment's model call alone (through its DeploymentHandle);
   3. one job end to end through HTTP: sync (`?wait`, image in the answer) and async
-     (submit, poll, download), client wall time and the server's created->completed;
+     (submit, poll, download), client wall time and the server's created->completed; and
+     sync jobs each right after a bare ncnn run on the same photo (the median pair ratio);
   4. throughput with 1, 4 and 8 concurrent jobs (jobs/s, output MP/s) against what bare
      ncnn does in the same wall time;
 and the ratios, the model call's GFLOP/s against this machine's measured conv/matmul peak,
@@ -303,6 +304,8 @@ def report(images, client: Client, size: int, repeat: int) -> None:
     print(f"\n{'single job latency':52} {'seconds':>8} {'x ncnn':>7}")
     for name, seconds in rows:
         print(f"{name:52} {seconds:8.3f} {seconds / ncnn_s:7.2f}")
+    job_s, ratio = paired(net, client, images, repeat)
+    print(f"{'3d. sync job right after bare ncnn, paired':52} {job_s:8.3f} {ratio:7.2f}")
     print(
         f"{'model call throughput':52} {gflop / call_s:6.0f} GFLOP/s (direct-conv count,"
         f" {gflop:.1f} GFLOP a job)"
@@ -329,6 +332,19 @@ def report(images, client: Client, size: int, repeat: int) -> None:
 
 
 SERIALS = itertools.count(1000)  # the files of the latency rows are 0..999
+
+
+def paired(net, client: Client, images: list[np.ndarray], repeat: int) -> tuple[float, float]:
+    """(median seconds, median ratio) of sync jobs each run right after bare ncnn on the same
+    photo: rows 1 and 3a are measured minutes apart, and this machine drifts 10-20 %."""
+    pairs = []
+    for image in images * repeat:
+        started = time.perf_counter()
+        bare_run(net, image)
+        bare = time.perf_counter() - started
+        job, _ = client.sync_job(distinct(image, 1, next(SERIALS))[0])
+        pairs.append((bare, job))
+    return statistics.median(j for _, j in pairs), statistics.median(j / b for b, j in pairs)
 
 
 def fresh(images: list[np.ndarray], jobs: int) -> list[bytes]:
