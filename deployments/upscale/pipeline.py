@@ -30,8 +30,6 @@ class TileSettings:
 
 
 def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    if image.shape[1] == width and image.shape[0] == height:
-        return image
     resized = Image.fromarray(image).resize((width, height), Image.Resampling.LANCZOS)
     return np.asarray(resized)
 
@@ -87,6 +85,6 @@ async def upscale(
         if isinstance(item, float):
             yield {"progress": item}
         else:
-            if item.shape[1::-1] != out_size:
+            if item.shape[1::-1] != out_size:  # checked here: no thread hop for nothing
                 item = await asyncio.to_thread(resize, item, *out_size)
             yield {"image": item}
