@@ -337,13 +337,10 @@ SERIALS = itertools.count(1000)  # the files of the latency rows are 0..999
 def paired(net, client: Client, images: list[np.ndarray], repeat: int) -> tuple[float, float]:
     """(median seconds, median ratio) of sync jobs each run right after bare ncnn on the same
     photo: rows 1 and 3a are measured minutes apart, and this machine drifts 10-20 %."""
-    pairs = []
-    for image in images * repeat:
-        started = time.perf_counter()
-        bare_run(net, image)
-        bare = time.perf_counter() - started
-        job, _ = client.sync_job(distinct(image, 1, next(SERIALS))[0])
-        pairs.append((bare, job))
+    pairs = [
+        (bare_wall(net, [image], 1), client.sync_job(fresh([image], 1)[0])[0])
+        for image in images * repeat
+    ]
     return statistics.median(j for _, j in pairs), statistics.median(j / b for b, j in pairs)
 
 
