@@ -32,6 +32,8 @@ from deployments.common import ncnn_convert
 from deployments.common.weights import package_dir
 from loadtest.photos import distinct, encode, photo, psnr
 from loadtest.service import LocalService, scratch
+from serve_app.core.settings import get_settings
+from serve_app.process import local_ray
 
 MODEL = "realesr-animevideov3"
 STEM = "realesr-animevideov3-x4"
@@ -233,10 +235,10 @@ def seam_check(threads: int) -> float:
 
 def run(url: str | None, admin_token: str | None, size: int, repeat: int) -> None:
     images = [photo(name, size) for name in PHOTOS]
-    if url is not None:  # a running service of yours: the latest Ray on this machine
+    if url is not None:  # a running service of yours (its data dir from PHOTOSERVE_DATA_DIR)
         import ray
 
-        ray.init(address="auto", namespace="serve", log_to_driver=False)
+        local_ray.connect(get_settings().data_dir.resolve())
         try:
             report(images, Client(url, account_key(url, admin_token)), size, repeat)
         finally:
@@ -359,7 +361,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--url", help="a running photoserve (default: start one)")
+    parser.add_argument(
+        "--url",
+        help="a running photoserve, its data dir in PHOTOSERVE_DATA_DIR (default: start one)",
+    )
     parser.add_argument("--admin-token", help="its admin token (with --url)")
     parser.add_argument("--size", type=int, default=256, help="photo size in px (square)")
     parser.add_argument("--repeat", type=int, default=3)

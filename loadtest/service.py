@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from serve_app.process import local_ray
 from serve_app.process.embedded_redis import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,19 +109,9 @@ class LocalService:
         self.interrupt()
         return self.process.wait(timeout_s)
 
-    @property
-    def ray_address(self) -> str:
-        """This instance's Ray (written by its driver; "auto" may find another one)."""
-        return (self.data_dir / "ray.address").read_text().strip()
-
     def connect(self) -> None:
         """Attach this process to the service's Ray, for its deployment handles."""
-        # connecting by address sends the local cluster's token only when told, and Ray
-        # reads this when it is first imported
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
-        import ray
-
-        ray.init(address=self.ray_address, namespace="serve", log_to_driver=False)
+        local_ray.connect(self.data_dir)
 
     def handle(self, deployment: str):
         """A DeploymentHandle into the application (after connect()), closed by disconnect()."""

@@ -19,9 +19,9 @@ import yaml
 from serve_app import operations
 from serve_app.core.catalog import Catalog
 from serve_app.core.settings import get_settings
+from serve_app.process import local_ray
 
 LOOPBACK_HOOK = "serve_app.process.loopback.setup"
-RAY_ADDRESS_FILE = "ray.address"
 IDLE = {"min_replicas": 0, "initial_replicas": 0, "max_replicas": 1}
 
 
@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     # where this instance's Ray is, for tools that connect to it (with several on the
     # machine, `ray.init(address="auto")` may find another one)
-    (get_settings().data_dir / RAY_ADDRESS_FILE).write_text(context.address_info["gcs_address"])
+    address_file = get_settings().data_dir / local_ray.ADDRESS_FILE
+    address_file.write_text(context.address_info["gcs_address"])
     run.main([config, "--non-blocking"], standalone_mode=False)
     try:
         while True:

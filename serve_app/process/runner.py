@@ -28,7 +28,7 @@ import yaml
 
 from serve_app.core.catalog import Catalog
 from serve_app.core.settings import CONFIGS, Settings, secret_problems
-from serve_app.process import children, instance, local_state
+from serve_app.process import children, instance, local_ray, local_state
 from serve_app.process.embedded_redis import EmbeddedRedis, free_port
 
 STARTUP_TIMEOUT_S = 300
@@ -56,7 +56,10 @@ def environment(
         or f"http://{settings.host}:{settings.port}",
         **instance.marked(data_dir),
         **haproxy_environment(data_dir),
+        **ray_metrics_ports(),
     )
+    for name, value in local_ray.ENVIRONMENT.items():  # Ray's servers on loopback only
+        env.setdefault(name, value)
     # a laptop is stopped by hand: jobs get a few seconds to finish before they are handed
     # back, so the whole stop stays under 20 s (a cluster's profile waits longer)
     env.setdefault("PHOTOSERVE_SHUTDOWN_GRACE_S", LAPTOP_SHUTDOWN_GRACE_S)
@@ -104,6 +107,15 @@ def haproxy_environment(data_dir: Path) -> dict[str, str]:
         "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(folder / "server-state"),
         "RAY_SERVE_HAPROXY_STATS_PORT": str(free_port()),
         "RAY_SERVE_HAPROXY_METRICS_PORT": str(free_port()),
+    }
+
+
+def ray_metrics_ports() -> dict[str, str]:
+    """Ray's autoscaler and dashboard exporters on free ports (44217 and 44227 by default:
+    a second photoserve's could not bind)."""
+    return {
+        "AUTOSCALER_METRIC_PORT": str(free_port()),
+        "DASHBOARD_METRIC_PORT": str(free_port()),
     }
 
 

@@ -3,15 +3,18 @@ upscaled through HTTP equals a direct call of the Upscaler deployment through it
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 
 import httpx
 import numpy as np
+import psutil
 import pytest
 
 from loadtest.photos import encode, photo
 from serve_app.engine import images
+from serve_app.process import instance
 from tests.helpers.service import cli, poll, submit
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -106,6 +109,32 @@ def test_its_http_listeners_are_on_loopback_and_on_ports_of_its_own(service):
     assert not ports & {8000, 8404, 9101, 8500}
 
 
+def test_nothing_it_started_listens_beyond_loopback(service):
+    """Ray's servers bind every interface unless the node's address is loopback, and three
+    of its Prometheus exporters answer there without Ray's token."""
+    listening = [
+        (pid, address)
+        for pid in instance.leftovers(service["data_dir"])
+        for address in listening_addresses(pid)
+    ]
+    assert len({pid for pid, _ in listening}) >= 5, listening  # Ray, Serve, HAProxy, Redis
+    assert [(pid, ip) for pid, (ip, _) in listening if not is_loopback(ip)] == []
+
+
+def listening_addresses(pid: int) -> list[tuple[str, int]]:
+    try:
+        connections = psutil.Process(pid).net_connections("inet")
+    except psutil.Error:  # gone meanwhile
+        return []
+    return [tuple(c.laddr) for c in connections if c.status == psutil.CONN_LISTEN]
+
+
+def is_loopback(ip: str) -> bool:
+    address = ipaddress.ip_address(ip)
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
+
+
 @pytest.mark.stops_service
 def test_ctrl_c_stops_in_order_and_hands_running_work_back(service, customer):
     """Runs last (stops_service): Ctrl-C in the service's terminal (SIGINT to its process
@@ -115,7 +144,6 @@ def test_ctrl_c_stops_in_order_and_hands_running_work_back(service, customer):
     import ray
     import redis
 
-    from serve_app.process import instance
     from serve_app.process.embedded_redis import EmbeddedRedis
 
     ray.shutdown()  # the test's own driver connection, if any

@@ -52,3 +52,28 @@ def test_haproxy_side_listeners_bind_loopback():
     assert "bind 127.0.0.1:{{ config.stats_port }}" in binds
     assert "bind 127.0.0.1:{{ config.metrics_port }}" in binds
     assert not [b for b in binds if b.startswith(("bind *", "bind :"))]
+
+
+def test_replica_grpc_servers_bind_loopback(monkeypatch):
+    """Serve gives every replica a gRPC server on `[::]:0`; the hook moves it to loopback."""
+    import sys
+
+    from ray._common import tls_utils
+
+    monkeypatch.setattr(tls_utils, "add_port_to_grpc_server", tls_utils.add_port_to_grpc_server)
+    replica = sys.modules.get("ray.serve._private.replica")
+    if replica is not None:
+        monkeypatch.setattr(replica, "add_port_to_grpc_server", replica.add_port_to_grpc_server)
+    bound = []
+
+    class Server:
+        def add_insecure_port(self, address):
+            bound.append(address)
+            return 4321
+
+    loopback.setup()
+    loopback.setup()  # a second run wraps nothing again
+    assert tls_utils.add_port_to_grpc_server(Server(), "[::]:0") == 4321
+    assert tls_utils.add_port_to_grpc_server(Server(), "0.0.0.0:7") == 4321
+    assert tls_utils.add_port_to_grpc_server(Server(), "10.0.0.2:7") == 4321
+    assert bound == ["127.0.0.1:0", "127.0.0.1:7", "10.0.0.2:7"]

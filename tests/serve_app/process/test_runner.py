@@ -45,6 +45,8 @@ def test_environment_points_replicas_at_redis_and_data(tmp_path, monkeypatch):
     assert env["PHOTOSERVE_ADMIN_TOKEN"] == secrets["admin_token"]
     assert env["PHOTOSERVE_PUBLIC_BASE_URL"] == "http://127.0.0.1:8123"
     assert env["PHOTOSERVE_URL_SECRET"] == secrets["url_secret"] != secrets["key_secret"]
+    assert env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "0"  # Ray's servers on loopback
+    assert env["AUTOSCALER_METRIC_PORT"] != "44217" != env["DASHBOARD_METRIC_PORT"]
 
 
 def test_secrets_of_an_older_version_are_completed(tmp_path):
