@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
+import subprocess
+import sys
 import time
 
 import httpx
@@ -119,6 +122,24 @@ def test_nothing_it_started_listens_beyond_loopback(service):
     ]
     assert len({pid for pid, _ in listening}) >= 5, listening  # Ray, Serve, HAProxy, Redis
     assert [(pid, ip) for pid, (ip, _) in listening if not is_loopback(ip)] == []
+
+
+def test_a_tool_attaches_to_its_ray_on_loopback_even_after_importing_ray(service):
+    """Ray reads its node address mode and token mode when imported: a tool (a benchmark's
+    --url) that imported it first still finds this service's Ray, and sees it on loopback."""
+    script = (
+        "import sys, ray; from pathlib import Path; from serve_app.process import local_ray; "
+        "local_ray.connect(Path(sys.argv[1])); print(ray.nodes()[0]['NodeManagerAddress'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(service["data_dir"])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith("RAY_")},
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-1] == "127.0.0.1"
 
 
 def listening_addresses(pid: int) -> list[tuple[str, int]]:
