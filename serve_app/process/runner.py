@@ -66,6 +66,10 @@ def environment(
     # no job takes a model replica above 2 GB here (~600 MB baseline + this)
     env.setdefault("PHOTOSERVE_JOB_MEMORY_MB", LAPTOP_JOB_MEMORY_MB)
     env.setdefault("RAY_SERVE_LOG_TO_STDERR", "0")
+    # Ray starts a worker per core ahead of tasks when the driver connects (Serve's replicas
+    # are actors: each gets a process of its own); on two cores their start slowed the
+    # replicas' (ready 1.3 s sooner without them, mean of seven interleaved pairs)
+    env.setdefault("RAY_prestart_worker_first_driver", "0")
     env.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     # One machine: the controller's 10 Hz control loop cost ~3% of a core under load; 2 Hz
     # still scales and restarts replicas within a second.
