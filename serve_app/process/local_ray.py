@@ -22,16 +22,14 @@ def address(data_dir: Path) -> str:
 
 def connect(data_dir: Path) -> None:
     """Attach this process to that Ray as a driver, in Serve's namespace."""
-    imported = "ray" in sys.modules
     for name, value in ENVIRONMENT.items():
         os.environ.setdefault(name, value)
     # connecting by address sends the local cluster's token only when told
     os.environ.setdefault("RAY_AUTH_MODE", "token")
     import ray
+    from ray._raylet import Config
 
-    if imported:  # Ray read both when it was imported: tell it again, as it does itself
-        from ray._raylet import Config
-
-        sys.modules["ray._private.ray_constants"].ENABLE_RAY_CLUSTER = False
-        Config.initialize("")
+    # Ray reads both when first imported, maybe before this: tell it again, as it does itself
+    sys.modules["ray._private.ray_constants"].ENABLE_RAY_CLUSTER = False
+    Config.initialize("")
     ray.init(address=address(data_dir), namespace="serve", log_to_driver=False)
