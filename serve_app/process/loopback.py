@@ -43,13 +43,10 @@ def _replica_grpc_port() -> None:
     from ray._common import tls_utils
 
     add_port = tls_utils.add_port_to_grpc_server
-    if getattr(add_port, "on_loopback", False):
-        return
 
     def add_port_on_loopback(server, address):
         return add_port(server, on_loopback(address))
 
-    add_port_on_loopback.on_loopback = True
     tls_utils.add_port_to_grpc_server = add_port_on_loopback
     replica = sys.modules.get("ray.serve._private.replica")
     if replica is not None:  # imported before this hook ran: it holds its own reference

@@ -72,7 +72,7 @@ def test_replica_grpc_servers_bind_loopback(monkeypatch):
             return 4321
 
     loopback.setup()
-    loopback.setup()  # a second run wraps nothing again
+    loopback.setup()  # a second run wraps again: still loopback, still the same port
     assert tls_utils.add_port_to_grpc_server(Server(), "[::]:0") == 4321
     assert tls_utils.add_port_to_grpc_server(Server(), "0.0.0.0:7") == 4321
     assert tls_utils.add_port_to_grpc_server(Server(), "10.0.0.2:7") == 4321
