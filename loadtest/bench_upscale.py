@@ -236,9 +236,9 @@ def seam_check(threads: int) -> float:
 def run(url: str | None, admin_token: str | None, size: int, repeat: int) -> None:
     images = [photo(name, size) for name in PHOTOS]
     if url is not None:  # a running service of yours (its data dir from PHOTOSERVE_DATA_DIR)
+        local_ray.connect(get_settings().data_dir.resolve())
         import ray
 
-        local_ray.connect(get_settings().data_dir.resolve())
         try:
             report(images, Client(url, account_key(url, admin_token)), size, repeat)
         finally:
@@ -253,7 +253,7 @@ def run_local(service, images, size: int, repeat: int) -> None:
     print(f"started photoserve on {service.url} ({service.startup_s:.1f} s to ready)")
     try:
         key = account_key(service.url, service.admin_token)
-        service.connect()  # before Ray is imported here: it reads the auth mode then
+        service.connect()
         report(images, Client(service.url, key), size, repeat)
     finally:
         import ray
