@@ -48,6 +48,7 @@ def test_environment_points_replicas_at_redis_and_data(tmp_path, monkeypatch):
     assert env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "0"  # Ray's servers on loopback
     assert env["AUTOSCALER_METRIC_PORT"] != "44217" != env["DASHBOARD_METRIC_PORT"]
     assert env["RAY_prestart_worker_first_driver"] == "0"  # no idle task workers at start
+    assert env["RAY_enable_metrics_collection"] == env["RAY_task_events_report_interval_ms"] == "0"
 
 
 def test_secrets_of_an_older_version_are_completed(tmp_path):
