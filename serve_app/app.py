@@ -169,7 +169,7 @@ class Ingress:
         found.models.update(dict.fromkeys(status["loaded"], True))
 
 
-def bind_models() -> dict[str, object]:
+def bind_models(options: dict[str, dict]) -> dict[str, object]:
     """One bound deployment per class the operations name, after those it `uses`."""
     classes = {}
     for op in operations.all_operations():
@@ -180,7 +180,8 @@ def bind_models() -> dict[str, object]:
     def bind(name: str) -> object:
         if name not in bound:
             uses = getattr(classes[name].func_or_class, "uses", ())
-            bound[name] = classes[name].bind(*(bind(other) for other in uses))
+            chosen = configured(classes[name], options)
+            bound[name] = chosen.bind(*(bind(other) for other in uses))
         return bound[name]
 
     for name in classes:
@@ -188,10 +189,19 @@ def bind_models() -> dict[str, object]:
     return bound
 
 
-def build(args: dict | None = None):
-    models = bind_models()
-    dispatcher = DispatcherDeployment.bind(models)
-    return Ingress.bind(models=models, dispatcher=dispatcher)
+def configured(deployment: serve.Deployment, options: dict[str, dict]) -> serve.Deployment:
+    """The deployment with a profile's options for it (what Serve does to a config's)."""
+    chosen = options.get(deployment.name)
+    return deployment.options(**chosen) if chosen else deployment
+
+
+def build(args: dict | None = None, options: dict[str, dict] | None = None):
+    """The graph; `options`: deployment name -> a profile's options (Serve's config file
+    fields), when it is deployed from Python rather than from the config."""
+    options = options or {}
+    models = bind_models(options)
+    dispatcher = configured(DispatcherDeployment, options).bind(models)
+    return configured(Ingress, options).bind(models=models, dispatcher=dispatcher)
 
 
 def __getattr__(name: str):

@@ -1,8 +1,9 @@
 """The Ray driver `photoserve run` starts (python -m serve_app.process.launcher CONFIG): a
-local Ray without the dashboard and without usage reporting, then Serve's own `serve run` on
-the generated profile. SIGINT deletes the application (Serve stops its deployments in order:
-the ingress first, then the dispatcher, which finishes or hands back its jobs, then the
-models), and the local Ray goes with this process.
+local Ray without the dashboard and without usage reporting, then Serve with the generated
+profile's application, built in this process and deployed as `serve run` would. SIGINT
+deletes the application (Serve stops its deployments in order: the ingress first, then the
+dispatcher, which finishes or hands back its jobs, then the models), and the local Ray goes
+with this process.
 
 Ray's processes share this process's group and die with it (Ray's own fate sharing); this
 process dies with the runner (serve_app/process/children.py).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -22,6 +24,7 @@ from serve_app.core.settings import get_settings
 from serve_app.process import local_ray
 
 LOOPBACK_HOOK = "serve_app.process.loopback.setup"
+PROXY_TIMEOUT_S = 60
 IDLE = {"min_replicas": 0, "initial_replicas": 0, "max_replicas": 1}
 
 
@@ -45,8 +48,8 @@ def scale_to_zero(config: dict, idle: set[str]) -> dict:
     return config
 
 
-def prepare(config_path: Path) -> str:
-    """The profile with idle deployments at zero; returns the application's name."""
+def prepare(config_path: Path) -> dict:
+    """The profile with idle deployments at zero (written back: what was deployed)."""
     settings = get_settings()
     catalog = Catalog.load(settings.models_file, settings.user_models_file, settings.weights)
     config = yaml.safe_load(config_path.read_text())
@@ -54,16 +57,60 @@ def prepare(config_path: Path) -> str:
     config_path.write_text(yaml.safe_dump(scale_to_zero(config, idle), sort_keys=False))
     if idle:
         print(f"photoserve: no replica until their weights appear: {', '.join(sorted(idle))}")
-    return config["applications"][0]["name"]
+    return config
+
+
+def graph(application: dict):
+    """The application's graph with the profile's options for each deployment."""
+    from serve_app import app
+
+    options = {d["name"]: without_name(d) for d in application.get("deployments", [])}
+    return app.build(options=options)
+
+
+def without_name(deployment: dict) -> dict:
+    return {key: value for key, value in deployment.items() if key != "name"}
+
+
+def deploy(config: dict, built: Future) -> None:
+    """The profile's application, built here (while Ray started) and handed to Serve as it is
+    - from the config file Serve would start a worker to import and build it first, 3 s of
+    the start - while Serve's proxies start (waiting for them first cost another 2-3 s)."""
+    import ray
+    from ray.serve._private import api
+    from ray.serve._private.client import ServeControllerClient
+    from ray.serve.api import _run
+    from ray.serve.config import ControllerOptions
+    from ray.serve.context import _set_global_client
+
+    (application,) = config["applications"]
+    controller, proxies = api._create_controller_and_proxy_refs(
+        config.get("http_options"),
+        None,
+        config.get("logging_config"),
+        None,
+        ControllerOptions(),
+        config.get("proxy_location"),
+    )
+    _set_global_client(ServeControllerClient(controller))
+    _run(
+        built.result(),
+        _blocking=False,
+        name=application["name"],
+        route_prefix=application.get("route_prefix", "/"),
+        logging_config=config.get("logging_config"),
+    )
+    ray.get(proxies, timeout=PROXY_TIMEOUT_S)
 
 
 def main(argv: list[str] | None = None) -> None:
     import ray
     from ray import serve
-    from ray.serve.scripts import run
 
-    config = (argv or sys.argv[1:])[0]
-    app = prepare(Path(config))
+    config_path = Path((argv or sys.argv[1:])[0])
+    config = prepare(config_path)
+    # the graph imports and builds while Ray starts
+    built = ThreadPoolExecutor(1).submit(graph, config["applications"][0])
     context = ray.init(
         namespace="serve",
         include_dashboard=False,
@@ -73,12 +120,12 @@ def main(argv: list[str] | None = None) -> None:
     # machine, `ray.init(address="auto")` may find another one)
     address_file = get_settings().data_dir / local_ray.ADDRESS_FILE
     address_file.write_text(context.address_info["gcs_address"])
-    run.main([config, "--non-blocking"], standalone_mode=False)
+    deploy(config, built)
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
-        serve.delete(app)
+        serve.delete(config["applications"][0]["name"])
 
 
 if __name__ == "__main__":

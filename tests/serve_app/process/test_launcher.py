@@ -77,3 +77,31 @@ def test_replica_grpc_servers_bind_loopback(monkeypatch):
     assert tls_utils.add_port_to_grpc_server(Server(), "0.0.0.0:7") == 4321
     assert tls_utils.add_port_to_grpc_server(Server(), "10.0.0.2:7") == 4321
     assert bound == ["127.0.0.1:0", "127.0.0.1:7", "10.0.0.2:7"]
+
+
+def test_the_profile_options_reach_every_deployment_it_names(weights_dir):
+    """The driver builds the graph itself: what the profile says of each deployment is what
+    Serve is handed (checked on the configs Serve is sent, as it would apply a config file)."""
+    from ray.serve._private.build_app import build_app
+
+    bundled = Catalog.load(CONFIGS / "models.yaml", None, weights_dir)
+    config = launcher.scale_to_zero(
+        yaml.safe_load((CONFIGS / "serve.cpu.yaml").read_text()),
+        launcher.unavailable_deployments(bundled),
+    )
+    (application,) = config["applications"]
+    built = build_app(launcher.graph(application), name="photoserve", default_runtime_env=None)
+    sent = {d.name: d for d in built.deployments}
+    for wanted in application["deployments"]:
+        deployment = sent[wanted["name"]]
+        for option, value in launcher.without_name(wanted).items():
+            if option == "ray_actor_options":
+                assert deployment.ray_actor_options.items() >= value.items()
+            elif option == "autoscaling_config":
+                chosen = deployment._deployment_config.autoscaling_config
+                assert {k: getattr(chosen, k) for k in value} == value
+            else:
+                assert getattr(deployment._deployment_config, option) == value, option
+    assert sent["Dispatcher"]._deployment_config.user_config["slots"]["upscale"] == 4
+    assert sent["Eraser"]._deployment_config.autoscaling_config.min_replicas == 0
+    assert built.ingress_deployment_name == "Ingress"
