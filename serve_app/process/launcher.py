@@ -78,12 +78,14 @@ def deploy(config: dict, built: Future) -> None:
     the start - while Serve's proxies start (waiting for them first cost another 2-3 s)."""
     import ray
     from ray.serve._private import api
+    from ray.serve._private.build_app import build_app
     from ray.serve._private.client import ServeControllerClient
-    from ray.serve.api import _run
     from ray.serve.config import ControllerOptions
     from ray.serve.context import _set_global_client
 
     (application,) = config["applications"]
+    # what `serve.start` does, without waiting for the proxies before deploying (Ray is
+    # pinned: pyproject.toml)
     controller, proxies = api._create_controller_and_proxy_refs(
         config.get("http_options"),
         None,
@@ -92,13 +94,18 @@ def deploy(config: dict, built: Future) -> None:
         ControllerOptions(),
         config.get("proxy_location"),
     )
-    _set_global_client(ServeControllerClient(controller))
-    _run(
+    client = ServeControllerClient(controller)
+    _set_global_client(client)
+    # what `serve.run` does (its "connecting to existing Serve" line would say otherwise)
+    app = build_app(
         built.result(),
-        _blocking=False,
         name=application["name"],
         route_prefix=application.get("route_prefix", "/"),
         logging_config=config.get("logging_config"),
+        default_runtime_env=ray.get_runtime_context().runtime_env,
+    )
+    client.deploy_applications(
+        [app], wait_for_ingress_deployment_creation=False, wait_for_applications_running=False
     )
     ray.get(proxies, timeout=PROXY_TIMEOUT_S)
 

@@ -10,7 +10,7 @@ from serve_app.core.settings import CONFIGS
 
 
 def test_each_deployment_is_bound_once_after_those_it_uses():
-    bound = app.bind_models()
+    bound = app.bind_models({})
     names = {op.deployment_name for op in operations.all_operations()}
     assert set(bound) == names
     order = list(bound)
