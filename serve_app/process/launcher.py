@@ -77,25 +77,10 @@ def deploy(config: dict, built: Future) -> None:
     - from the config file Serve would start a worker to import and build it first, 3 s of
     the start - while Serve's proxies start (waiting for them first cost another 2-3 s)."""
     import ray
-    from ray.serve._private import api
     from ray.serve._private.build_app import build_app
-    from ray.serve._private.client import ServeControllerClient
-    from ray.serve.config import ControllerOptions
-    from ray.serve.context import _set_global_client
 
     (application,) = config["applications"]
-    # what `serve.start` does, without waiting for the proxies before deploying (Ray is
-    # pinned: pyproject.toml)
-    controller, proxies = api._create_controller_and_proxy_refs(
-        config.get("http_options"),
-        None,
-        config.get("logging_config"),
-        None,
-        ControllerOptions(),
-        config.get("proxy_location"),
-    )
-    client = ServeControllerClient(controller)
-    _set_global_client(client)
+    client, proxies = start_serve(config)
     # what `serve.run` does (its "connecting to existing Serve" line would say otherwise)
     app = build_app(
         built.result(),
@@ -108,6 +93,27 @@ def deploy(config: dict, built: Future) -> None:
         [app], wait_for_ingress_deployment_creation=False, wait_for_applications_running=False
     )
     ray.get(proxies, timeout=PROXY_TIMEOUT_S)
+
+
+def start_serve(config: dict) -> tuple:
+    """What `serve.start` does, without waiting for the proxies: (client, their readiness).
+    Ray is pinned (pyproject.toml): these are its internals."""
+    from ray.serve._private import api
+    from ray.serve._private.client import ServeControllerClient
+    from ray.serve.config import ControllerOptions
+    from ray.serve.context import _set_global_client
+
+    controller, proxies = api._create_controller_and_proxy_refs(
+        config.get("http_options"),
+        None,
+        config.get("logging_config"),
+        None,
+        ControllerOptions(),
+        config.get("proxy_location"),
+    )
+    client = ServeControllerClient(controller)
+    _set_global_client(client)
+    return client, proxies
 
 
 def main(argv: list[str] | None = None) -> None:
