@@ -4,7 +4,8 @@
     python -m loadtest.bench_upscale --url http://127.0.0.1:8000 --admin-token ...
 
 Prints, for the compact x4 model (`fast`) on real photos from skimage.data:
-  1. bare ncnn inference (PyPI ncnn, the wheel's .param/.bin) - the reference;
+  1. bare ncnn inference (PyPI ncnn, the wheel's .param/.bin, its default options) - the
+     reference; 1b. the same with bf16 storage, which the model runs with (models.yaml);
   2. our Upscaler deployment's model call alone (through its DeploymentHandle);
   3. one job end to end through HTTP: sync (`?wait`, image in the answer) and async
      (submit, poll, download), client wall time and the server's created->completed; and
@@ -86,12 +87,13 @@ def bare_ncnn(net, images: list[np.ndarray], repeat: int) -> list[float]:
     return [timed(lambda image=image: bare_run(net, image), repeat)[0] for image in images]
 
 
-def bare_net(threads: int):
+def bare_net(threads: int, bf16: bool = False):
     import ncnn
 
     net = ncnn.Net()
     net.opt.use_vulkan_compute = False
     net.opt.num_threads = threads
+    net.opt.use_bf16_storage = bf16
     net.load_param(str(models_dir() / f"{STEM}.param"))
     net.load_model(str(models_dir() / f"{STEM}.bin"))
     return net
@@ -278,6 +280,7 @@ def report(images, client: Client, size: int, repeat: int) -> None:
     peak = machine_peak()
     net = bare_net(threads)
     ncnn_s = statistics.mean(bare_ncnn(net, images, repeat))
+    bf16_s = statistics.mean(bare_ncnn(bare_net(threads, bf16=True), images, repeat))
     call_s = statistics.mean(deployment_call(images, repeat))
     # a new file each job, as customers send (the dispatcher keeps recent decodes by bytes)
     files = [iter(distinct(image, repeat + 1)) for image in images]
@@ -298,6 +301,7 @@ def report(images, client: Client, size: int, repeat: int) -> None:
     )
     rows = [
         ("1. bare ncnn inference (reference)", ncnn_s),
+        ("1b. bare ncnn, bf16 storage (as the model runs)", bf16_s),
         ("2. our model call (deployment handle)", call_s),
         ("3a. end to end, sync (?wait, image in reply)", sync_s),
         ("3b. end to end, async: client submit->downloaded", async_wall),

@@ -40,15 +40,21 @@ class NcnnNetwork:
 
     @classmethod
     def load(
-        cls, param: Path, weights: Path, scale: int, device: DeviceConfig, parallel: int = 1
+        cls,
+        param: Path,
+        weights: Path,
+        scale: int,
+        device: DeviceConfig,
+        parallel: int = 1,
+        bf16: bool = False,
     ) -> NcnnNetwork:
-        net, pools = ncnn_net.load(param, weights, device.threads)
+        net, pools = ncnn_net.load(param, weights, device.threads, bf16=bf16)
         count = min(parallel, device.threads)
         if count < 2:
             return cls(net, scale, device.threads, pools)
         # the first lane takes the net's own pools: the two never run at once (`lock`)
-        lanes = [ncnn_net.load(param, weights, 1, pools)]
-        lanes += [ncnn_net.load(param, weights, 1) for _ in range(count - 1)]
+        lanes = [ncnn_net.load(param, weights, 1, pools, bf16)]
+        lanes += [ncnn_net.load(param, weights, 1, bf16=bf16) for _ in range(count - 1)]
         workers = ThreadPoolExecutor(count, thread_name_prefix="ncnn-lane")
         return cls(net, scale, device.threads, pools, lanes=tuple(lanes), workers=workers)
 

@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+NCNN_STORAGE = ("fp32", "bf16")
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -24,6 +26,7 @@ class ModelSpec:
     sources: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     work_mb: int = 0  # memory one tile takes in its runtime on the laptop profile (measured)
     parallel_tiles: int = 1  # tiles a CPU replica runs side by side, one thread each
+    ncnn_storage: str = "fp32"  # the precision ncnn keeps weights and blobs in: fp32 or bf16
     sample_px: int = 0  # a generator's native square side: it works at about sample_px² pixels
     # a generator's defaults and abilities: steps, guidance, negative_prompt (bool)
     options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
@@ -39,6 +42,12 @@ def _read(path: Path | None) -> dict[str, dict]:
     return (yaml.safe_load(Path(path).read_text()) or {}).get("models") or {}
 
 
+def _storage(name: str, value: str) -> str:
+    if value not in NCNN_STORAGE:
+        raise ValueError(f"model {name}: ncnn_storage must be one of {NCNN_STORAGE}")
+    return value
+
+
 def _spec(name: str, entry: dict) -> ModelSpec:
     return ModelSpec(
         name=name,
@@ -50,6 +59,7 @@ def _spec(name: str, entry: dict) -> ModelSpec:
         sources=tuple(entry.get("sources") or ()),
         work_mb=int(entry.get("work_mb", 0)),
         parallel_tiles=max(1, int(entry.get("parallel_tiles", 1))),
+        ncnn_storage=_storage(name, entry.get("ncnn_storage", "fp32")),
         sample_px=int(entry.get("sample_px", 0)),
         options=dict(entry.get("options") or {}),
     )

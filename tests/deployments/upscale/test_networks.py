@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -50,7 +52,8 @@ def test_tampered_ncnn_weights_are_not_used(catalog):
     ("name", "size"), [("realesr-animevideov3", 80), ("realesrgan-x4plus-anime", 40)]
 )
 def test_ncnn_and_torch_backends_agree_on_a_real_photo(catalog, name, size):
-    spec = catalog.specs[name]
+    """In fp32 the two runtimes compute the same network (the weights' conversion is exact)."""
+    spec = dataclasses.replace(catalog.specs[name], ncnn_storage="fp32")
     image = np.ascontiguousarray(photo("chelsea")[50 : 50 + size, 100 : 100 + size])
     ours, used = networks.load(spec, catalog.weights_dir, CPU, "ncnn")
     reference, _ = networks.load(spec, catalog.weights_dir, CPU, "torch")
@@ -58,6 +61,30 @@ def test_ncnn_and_torch_backends_agree_on_a_real_photo(catalog, name, size):
     a, b = ours.run([image])[0], reference.run([image])[0]
     assert a.shape == b.shape == (size * 4, size * 4, 3) and a.dtype == np.uint8
     assert psnr(a, b) >= 60.0
+
+
+@pytest.mark.parametrize("name", ["realesr-animevideov3", "realesrgan-x4plus-anime"])
+def test_bf16_storage_stays_within_50_db_of_fp32(catalog, name):
+    """The catalog's Real-ESRGAN models run with bf16 storage on CPU (faster: models.yaml):
+    not the fp32 output, but within what the eye cannot tell on a real photo."""
+    spec = catalog.specs[name]
+    assert spec.ncnn_storage == "bf16"
+    image = np.ascontiguousarray(photo("astronaut")[180:228, 200:248])
+    ours, _ = networks.load(spec, catalog.weights_dir, CPU, "ncnn")
+    exact, _ = networks.load(
+        dataclasses.replace(spec, ncnn_storage="fp32"), catalog.weights_dir, CPU, "ncnn"
+    )
+    assert ours.net.opt.use_bf16_storage and not exact.net.opt.use_bf16_storage
+    a, b = ours.run([image])[0], exact.run([image])[0]
+    assert not np.array_equal(a, b)  # bf16 is really in use
+    assert psnr(a, b) >= 50.0
+
+
+def test_an_unknown_ncnn_storage_is_refused(tmp_path):
+    user = tmp_path / "models.yaml"
+    user.write_text("models:\n  realesr-animevideov3:\n    ncnn_storage: fp8\n")
+    with pytest.raises(ValueError, match="ncnn_storage"):
+        Catalog.load(CONFIGS / "models.yaml", user, tmp_path)
 
 
 def test_ncnn_runs_odd_sized_tiles(catalog):
