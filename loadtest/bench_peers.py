@@ -38,6 +38,8 @@ from PIL import Image
 from deployments.common.device import plan
 from loadtest.photos import distinct, encode, photo
 from loadtest.service import ROOT, LocalService, scratch
+from serve_app.core.catalog import Catalog
+from serve_app.core.settings import CONFIGS
 
 WEIGHTS = {  # catalog name -> (official file name, random fixture builder)
     "u2net": ("u2net.pth", "u2net"),
@@ -176,6 +178,10 @@ class Ours:
 # --- the operations ---------------------------------------------------------------------------
 
 
+def catalog() -> Catalog:
+    return Catalog.load(CONFIGS / "models.yaml", None, Path("."))
+
+
 def runs(repeat: int, image: np.ndarray, **same: bytes) -> list[dict[str, bytes]]:
     return [{"image": png, **same} for png in distinct(image, repeat + 1)]
 
@@ -183,7 +189,8 @@ def runs(repeat: int, image: np.ndarray, **same: bytes) -> list[dict[str, bytes]
 def remove_background(ours: Ours, images, paths, python, folder, repeat) -> list[Row]:
     from deployments.background import matting, network
 
-    runtime = network.load(paths["u2net"], plan(2, 0, cuda_available=False))
+    bf16 = catalog().specs["u2net"].ncnn_storage == "bf16"  # as the replica runs it
+    runtime = network.load(paths["u2net"], plan(2, 0, cuda_available=False), bf16=bf16)
     image = images["matting"]
     bare = p50(lambda: matting.predict(runtime, matting.preprocess(image)[None]), repeat)
     e2e = ours.p50("BackgroundRemover", "remove-background", runs(repeat, image), {}, repeat)

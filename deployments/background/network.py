@@ -23,15 +23,17 @@ def load(
     size: int = 320,
     backend: str | None = None,
     cache: Path | None = None,
+    bf16: bool = False,
 ) -> Any:
     """The official `u2net.pth` on `backend` (by default the faster one for `device`), for
-    size x size inputs; ncnn's converted graph kept in `cache` when given."""
+    size x size inputs; ncnn's converted graph kept in `cache` when given, its weights and
+    blobs in bf16 when asked (models.yaml `ncnn_storage`)."""
     if not path.is_file():
         raise FileNotFoundError(str(path))
     if (backend or backend_for(device)) == "ncnn":
         from deployments.background.u2net_ncnn import NcnnU2Net
 
-        return NcnnU2Net.convert(path, size, device, cache)
+        return NcnnU2Net.convert(path, size, device, cache, bf16)
     from deployments.background import u2net
 
     return u2net.load(path, device)

@@ -277,18 +277,27 @@ class NcnnU2Net:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def load(cls, param: Path, weights: Path, device: DeviceConfig) -> NcnnU2Net:
-        return cls(*ncnn_net.load(param, weights, device.threads))
+    def load(
+        cls, param: Path, weights: Path, device: DeviceConfig, bf16: bool = False
+    ) -> NcnnU2Net:
+        return cls(*ncnn_net.load(param, weights, device.threads, bf16=bf16))
 
     @classmethod
-    def from_module(cls, module: Any, size: int, device: DeviceConfig) -> NcnnU2Net:
+    def from_module(
+        cls, module: Any, size: int, device: DeviceConfig, bf16: bool = False
+    ) -> NcnnU2Net:
         """In this process (tests): the module is already here."""
         with tempfile.TemporaryDirectory(prefix="u2net-ncnn-") as folder:
-            return cls.load(*save(module, size, Path(folder)), device)
+            return cls.load(*save(module, size, Path(folder)), device, bf16)
 
     @classmethod
     def convert(
-        cls, path: Path, size: int, device: DeviceConfig, cache: Path | None = None
+        cls,
+        path: Path,
+        size: int,
+        device: DeviceConfig,
+        cache: Path | None = None,
+        bf16: bool = False,
     ) -> NcnnU2Net:
         """From the official file, converted in a child process (reading a torch file needs
         torch, and a replica that imported it would carry ~480 MB more for good), once per
@@ -297,8 +306,8 @@ class NcnnU2Net:
         if cache is None:
             with tempfile.TemporaryDirectory(prefix="u2net-ncnn-") as folder:
                 _child(path, Path(folder), size)
-                return cls.load(*_files(Path(folder)), device)
-        return cls.load(*_files(_cached(path, size, cache)), device)
+                return cls.load(*_files(Path(folder)), device, bf16)
+        return cls.load(*_files(_cached(path, size, cache)), device, bf16)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Nx3xSxS float32 -> NxSxS float32, the fused matte through its sigmoid."""

@@ -7,6 +7,7 @@ nonsense, which is all the plumbing needs; the refinement is tested without it."
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -14,7 +15,9 @@ import pytest
 
 from deployments.background import matting, network
 from deployments.common.device import plan
-from loadtest.photos import photo
+from loadtest.photos import photo, psnr
+from serve_app.core.catalog import Catalog
+from serve_app.core.settings import CONFIGS
 from tests.helpers.model_fixtures import u2net as u2net_fixture
 
 CPU = plan(2, 0, cuda_available=False)
@@ -176,6 +179,27 @@ def test_every_blob_with_several_readers_goes_through_a_split():
     assert len(read) == len(set(read))  # one reader per blob
     assert set(read) <= set(written) and len(set(written)) == blobs
     assert weights[:4] == bytes(4)  # float32 tag before the first weights
+
+
+def test_bf16_storage_when_asked_gives_mattes_close_to_pytorchs(u2net_file):
+    """models.yaml `ncnn_storage: bf16` (off for U²-Net: not measured on the real weights):
+    not fp32's matte to 1e-5, but close after the service's stretch, which magnifies any
+    difference."""
+    from deployments.background import u2net
+    from deployments.background.u2net_ncnn import NcnnU2Net
+
+    assert network.load(u2net_file, CPU, bf16=True).net.opt.use_bf16_storage
+    spec = Catalog.load(CONFIGS / "models.yaml", None, Path(".")).specs["u2net"]
+    assert spec.ncnn_storage == "fp32"
+    module = trained_looking(3)
+    batch = np.stack([matting.preprocess(photo("astronaut", 320))])
+    expected = matting.predict(u2net.TorchU2Net(module, CPU), batch)
+    got = matting.predict(NcnnU2Net.from_module(module, 320, CPU, bf16=True), batch)
+    exact = matting.predict(NcnnU2Net.from_module(module, 320, CPU), batch)
+    assert expected.std() > 0.1 and not np.array_equal(got, exact)  # bf16 is in use
+    difference = psnr(got * 255, expected * 255)
+    print(f"\nbf16 matte: {difference:.1f} dB, max |diff| {np.abs(got - expected).max():.4f}")
+    assert difference >= 40.0 and np.abs(got - expected).max() < 0.05
 
 
 def test_the_runtime_is_ncnn_on_cpu_and_pytorch_on_gpu(u2net_file):
