@@ -126,6 +126,21 @@ def audit_accounts(client: httpx.Client, run: Run, token: str) -> dict[str, dict
     return audits
 
 
+def settled_audits(client: httpx.Client, run: Run, token: str, wait_s: float) -> dict[str, dict]:
+    """The audits once no account holds credits, or after wait_s: a submit the server
+    accepted just as locust stopped its users never reached the run file, and that job may
+    still be running; finishing, it captures or releases its hold. A hold that outlives the
+    wait is a leak, and is reported."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        audits = audit_accounts(client, run, token)
+        if not any(audit.get("held") for audit in audits.values()):
+            return audits
+        if time.monotonic() >= deadline:
+            return audits
+        time.sleep(1)
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
     if not path.exists():
         return []
@@ -332,7 +347,7 @@ def produce(host: str, csv_prefix: str, jobs: Path, token: str, wait_s: float):
     run = load_run(jobs)
     with httpx.Client(base_url=host.rstrip("/"), timeout=30) as client:
         wait_for_outcomes(client, run, wait_s)
-        run.audits = audit_accounts(client, run, token)
+        run.audits = settled_audits(client, run, token, wait_s)
     summary = summarize(run)
     stats = read_csv(Path(f"{csv_prefix}_stats.csv"))
     failures = read_csv(Path(f"{csv_prefix}_failures.csv"))
