@@ -178,10 +178,6 @@ class Ours:
 # --- the operations ---------------------------------------------------------------------------
 
 
-def catalog() -> Catalog:
-    return Catalog.load(CONFIGS / "models.yaml", None, Path("."))
-
-
 def runs(repeat: int, image: np.ndarray, **same: bytes) -> list[dict[str, bytes]]:
     return [{"image": png, **same} for png in distinct(image, repeat + 1)]
 
@@ -189,7 +185,7 @@ def runs(repeat: int, image: np.ndarray, **same: bytes) -> list[dict[str, bytes]
 def remove_background(ours: Ours, images, paths, python, folder, repeat) -> list[Row]:
     from deployments.background import matting, network
 
-    bf16 = catalog().specs["u2net"].ncnn_storage == "bf16"  # as the replica runs it
+    bf16 = Catalog.load(CONFIGS / "models.yaml", None, Path(".")).specs["u2net"].ncnn_bf16
     runtime = network.load(paths["u2net"], plan(2, 0, cuda_available=False), bf16=bf16)
     image = images["matting"]
     bare = p50(lambda: matting.predict(runtime, matting.preprocess(image)[None]), repeat)

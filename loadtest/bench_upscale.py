@@ -5,7 +5,7 @@
 
 Prints, for the compact x4 model (`fast`) on real photos from skimage.data:
   1. bare ncnn inference (PyPI ncnn, the wheel's .param/.bin, its default options) - the
-     reference; 1b. the same with bf16 storage, which the model runs with (models.yaml);
+     reference; 1b. the same in the storage the model runs with (models.yaml ncnn_storage);
   2. our Upscaler deployment's model call alone (through its DeploymentHandle);
   3. one job end to end through HTTP: sync (`?wait`, image in the answer) and async
      (submit, poll, download), client wall time and the server's created->completed; and
@@ -81,6 +81,13 @@ def model_gflop(height: int, width: int) -> float:
 
 
 # --- 1. bare ncnn ----------------------------------------------------------------------------
+
+
+def catalog():
+    from serve_app.core.catalog import Catalog
+    from serve_app.core.settings import CONFIGS
+
+    return Catalog.load(CONFIGS / "models.yaml", None, Path("."))
 
 
 def bare_ncnn(net, images: list[np.ndarray], repeat: int) -> list[float]:
@@ -215,11 +222,10 @@ def seam_check(threads: int) -> float:
     from deployments.common import device
     from deployments.upscale import networks
     from deployments.upscale.pipeline import TileSettings, run_tiles
-    from serve_app.core.catalog import Catalog
-    from serve_app.core.settings import CONFIGS
 
-    catalog = Catalog.load(CONFIGS / "models.yaml", None, Path("."))
-    net, _ = networks.load(catalog.specs[MODEL], Path("."), device.plan(threads, 0, False), "ncnn")
+    net, _ = networks.load(
+        catalog().specs[MODEL], Path("."), device.plan(threads, 0, False), "ncnn"
+    )
     image = photo("coffee")[40:296, 100:484]  # 256 x 384
 
     async def infer(tile):
@@ -280,7 +286,8 @@ def report(images, client: Client, size: int, repeat: int) -> None:
     peak = machine_peak()
     net = bare_net(threads)
     ncnn_s = statistics.mean(bare_ncnn(net, images, repeat))
-    bf16_s = statistics.mean(bare_ncnn(bare_net(threads, bf16=True), images, repeat))
+    storage = catalog().specs[MODEL].ncnn_storage
+    stored_s = statistics.mean(bare_ncnn(bare_net(threads, storage == "bf16"), images, repeat))
     call_s = statistics.mean(deployment_call(images, repeat))
     # a new file each job, as customers send (the dispatcher keeps recent decodes by bytes)
     files = [iter(distinct(image, repeat + 1)) for image in images]
@@ -301,7 +308,7 @@ def report(images, client: Client, size: int, repeat: int) -> None:
     )
     rows = [
         ("1. bare ncnn inference (reference)", ncnn_s),
-        ("1b. bare ncnn, bf16 storage (as the model runs)", bf16_s),
+        (f"1b. bare ncnn, {storage} storage (as the model runs)", stored_s),
         ("2. our model call (deployment handle)", call_s),
         ("3a. end to end, sync (?wait, image in reply)", sync_s),
         ("3b. end to end, async: client submit->downloaded", async_wall),

@@ -134,9 +134,7 @@ def settled_audits(client: httpx.Client, run: Run, token: str, wait_s: float) ->
     deadline = time.monotonic() + wait_s
     while True:
         audits = audit_accounts(client, run, token)
-        if not any(audit.get("held") for audit in audits.values()):
-            return audits
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or not any(a.get("held") for a in audits.values()):
             return audits
         time.sleep(1)
 

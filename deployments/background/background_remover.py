@@ -43,8 +43,7 @@ class BackgroundRemover(ModelReplica):
         from deployments.background import network as u2net
 
         cache = get_settings().data_dir.resolve() / "cache"
-        bf16 = spec.ncnn_storage == "bf16"
-        network = u2net.load(path, self.device, matting.SIZE, cache=cache, bf16=bf16)
+        network = u2net.load(path, self.device, matting.SIZE, cache=cache, bf16=spec.ncnn_bf16)
         # the first call pays for kernel selection and allocator growth: not a customer
         matting.predict(network, np.zeros((1, 3, matting.SIZE, matting.SIZE), np.float32))
         return network

@@ -71,8 +71,8 @@ def load(
         files = ncnn_files(spec)
         if files is None:
             raise WeightsMissing(f"no verified ncnn files for {spec.name}")
-        bf16 = spec.ncnn_storage == "bf16"
-        return NcnnNetwork.load(*files, spec.scale, device, spec.parallel_tiles, bf16), chosen
+        network = NcnnNetwork.load(*files, spec.scale, device, spec.parallel_tiles, spec.ncnn_bf16)
+        return network, chosen
     from deployments.upscale.sr_network import SRNetwork
 
     path = spec.weights_path(weights_dir)

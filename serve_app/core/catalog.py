@@ -31,6 +31,10 @@ class ModelSpec:
     # a generator's defaults and abilities: steps, guidance, negative_prompt (bool)
     options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
+    @property
+    def ncnn_bf16(self) -> bool:
+        return self.ncnn_storage == "bf16"
+
     def weights_path(self, weights_dir: Path) -> Path:
         path = Path(self.file)
         return path if path.is_absolute() else weights_dir / path
