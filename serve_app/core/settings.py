@@ -91,8 +91,8 @@ class Settings(BaseSettings):
     log_format: str = "json"  # json | text
     log_level: str = "INFO"
     # a pending entry idle this long belongs to a dead consumer and is claimed again
-    claim_idle_s: float = 60.0
-    reclaim_interval_s: float = 5.0
+    claim_idle_s: float = Field(60.0, gt=0)
+    reclaim_interval_s: float = Field(5.0, gt=0)
     max_deliveries: int = 3
     # seconds a job may spend processing, per operation (overrides each operation's own)
     deadlines: dict[str, float] = {}

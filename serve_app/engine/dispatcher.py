@@ -179,7 +179,8 @@ class Dispatcher:
     async def _heartbeat(self) -> None:
         """Keep our own pending entries young, so nobody reclaims a job we are running; let
         go of decoded photos nobody asked for lately."""
-        interval = max(0.5, self.rt.settings.claim_idle_s / 3)
+        # four beats per claim window: a stalled beat or two still keeps the entry ours
+        interval = self.rt.settings.claim_idle_s / 4
         while not self.stopping.is_set():
             await asyncio.sleep(interval)
             self.executor.recent.expire()

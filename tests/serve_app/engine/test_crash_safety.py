@@ -138,10 +138,11 @@ async def test_a_live_consumer_keeps_its_long_job(rt, dispatchers):
     account_id, _ = await accounts.create(rt, 5, "enterprise")
     job = await submit(rt, account_id, photo_bytes(size=16))
     first, second = GatedBackend(), Works()
-    await dispatchers(first, "a")
+    # a second's window leaves room for a busy CI machine stalling this event loop
+    await dispatchers(first, "a", claim_idle_s=1.0)
     await wait_for(lambda: asyncio.sleep(0, first.started == 1))
     await dispatchers(second, "b")
-    await asyncio.sleep(2.0)  # five times the claim idle time
+    await asyncio.sleep(4.0)  # four times the claim idle time
     assert second.started == 0
     first.gate.set()
     assert (await finished(rt, job.job_id)).status == "done"
