@@ -40,31 +40,61 @@ class ModelSpec:
         return path if path.is_absolute() else weights_dir / path
 
 
+class CatalogError(ValueError):
+    """A models file that cannot be used, said in one line an operator can act on."""
+
+
 def _read(path: Path | None) -> dict[str, dict]:
     if path is None or not Path(path).exists():
         return {}
-    return (yaml.safe_load(Path(path).read_text()) or {}).get("models") or {}
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise CatalogError(f"{Path(path).name}: not valid YAML{where}") from None
+    models = data.get("models") if isinstance(data, dict) else None
+    if not isinstance(models or {}, dict):
+        raise CatalogError(f"{Path(path).name}: `models` must map model names to settings")
+    for name, entry in (models or {}).items():
+        if not isinstance(entry, dict):
+            raise CatalogError(f"model {name}: expected its settings (operation, arch, file, ...)")
+    return models or {}
 
 
 def _storage(name: str, value: str) -> str:
     if value not in NCNN_STORAGE:
-        raise ValueError(f"model {name}: ncnn_storage must be one of {NCNN_STORAGE}")
+        raise CatalogError(f"model {name}: ncnn_storage must be one of {NCNN_STORAGE}")
     return value
 
 
+def _int(name: str, entry: dict, key: str, default: int) -> int:
+    value = entry.get(key, default)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise CatalogError(f"model {name}: {key} must be a whole number; got {value!r}") from None
+
+
 def _spec(name: str, entry: dict) -> ModelSpec:
+    missing = [key for key in ("operation", "arch", "file") if key not in entry]
+    if missing:
+        raise CatalogError(
+            f"model {name}: {', '.join(missing)} missing (a new model needs operation, arch "
+            "and file; to change a listed model, use its name, not its alias)"
+        )
     return ModelSpec(
         name=name,
         operation=entry["operation"],
         arch=entry["arch"],
         file=entry["file"],
         alias=entry.get("alias"),
-        scale=int(entry.get("scale", 1)),
+        scale=_int(name, entry, "scale", 1),
         sources=tuple(entry.get("sources") or ()),
-        work_mb=int(entry.get("work_mb", 0)),
-        parallel_tiles=max(1, int(entry.get("parallel_tiles", 1))),
+        work_mb=_int(name, entry, "work_mb", 0),
+        parallel_tiles=max(1, _int(name, entry, "parallel_tiles", 1)),
         ncnn_storage=_storage(name, entry.get("ncnn_storage", "fp32")),
-        sample_px=int(entry.get("sample_px", 0)),
+        sample_px=_int(name, entry, "sample_px", 0),
         options=dict(entry.get("options") or {}),
     )
 

@@ -20,9 +20,11 @@ import sys
 from pathlib import Path
 
 import httpx
+from pydantic import ValidationError
 
-from serve_app.core.catalog import Catalog
+from serve_app.core.catalog import Catalog, CatalogError
 from serve_app.core.settings import Settings
+from serve_app.core.styles import StyleCatalogError
 from serve_app.process import local_state
 
 
@@ -260,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
         args.url = local_url(_settings())
     try:
         return client_cli.run(args)
+    except (CatalogError, StyleCatalogError, ValidationError) as exc:
+        print(f"photoserve: configuration: {config_problem(exc)}", file=sys.stderr)
+        return 2
     except httpx.TransportError as exc:
         print(
             f"photoserve: cannot reach {server_url(args)} ({type(exc).__name__}): is it "
@@ -267,6 +272,22 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def config_problem(exc: Exception) -> str:
+    """One line for a settings or models-file mistake (pydantic's own text is a page)."""
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    return "; ".join(
+        f"{_setting_name(error['loc'])}: {error['msg']} (got {error.get('input')!r})"
+        for error in exc.errors()
+    )
+
+
+def _setting_name(loc: tuple) -> str:
+    field = str(loc[0]) if loc else "settings"
+    # an aliased field is reported by its environment name already
+    return field if field.isupper() else Settings.model_config["env_prefix"] + field.upper()
 
 
 def _client_url_given(args) -> bool:

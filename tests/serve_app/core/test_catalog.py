@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from serve_app.core.catalog import Catalog
+import pytest
+
+from serve_app.core.catalog import Catalog, CatalogError
 from serve_app.core.settings import CONFIGS
 
 
@@ -41,3 +43,21 @@ models:
     assert quality.arch == "RRDBNet" and catalog.available(quality)  # absolute path honoured
     assert quality.sources[0]["sha256"] is None
     assert catalog.find("upscale", "mine").name == "my-upscaler"
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("models:\n  u2net:\n    work_mb: lots\n", "model u2net: work_mb must be a whole number"),
+        ("models:\n  u2net: 3\n", "model u2net: expected its settings"),
+        ("models:\n  mine:\n    arch: RRDBNet\n", "model mine: operation, file missing"),
+        ("models:\n  - u2net\n", "mine.yaml: `models` must map model names"),
+        ("models: {u2net: [\n", "mine.yaml: not valid YAML at line 2"),
+    ],
+)
+def test_a_bad_user_file_is_refused_saying_where(tmp_path, text, said):
+    user = tmp_path / "mine.yaml"
+    user.write_text(text)
+    with pytest.raises(CatalogError) as refused:
+        Catalog.load(CONFIGS / "models.yaml", user, tmp_path)
+    assert said in str(refused.value) and str(tmp_path) not in str(refused.value)

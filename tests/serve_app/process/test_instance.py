@@ -64,9 +64,9 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def run_photoserve(tmp_path, port: int) -> subprocess.CompletedProcess:
+def run_photoserve(tmp_path, port: int, **extra: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOSERVE_")}
-    env.update(PHOTOSERVE_DATA_DIR=str(tmp_path), PHOTOSERVE_PORT=str(port))
+    env.update(PHOTOSERVE_DATA_DIR=str(tmp_path), PHOTOSERVE_PORT=str(port), **extra)
     command = [sys.executable, "-m", "serve_app.process.cli", "run"]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
 
@@ -86,6 +86,27 @@ def test_a_taken_port_is_said_before_anything_starts(tmp_path):
         done = run_photoserve(tmp_path, taken.getsockname()[1])
     assert done.returncode == 1 and "is taken" in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "redis").exists()
+
+
+@pytest.mark.parametrize(
+    ("models", "setting", "said"),
+    [
+        ("realesr-animevideov3:\n    parallel_tiles: two", {}, "parallel_tiles must be a whole"),
+        ("fast:\n    ncnn_storage: bf16", {}, "use its name, not its alias"),
+        ("[", {}, "not valid YAML at line"),
+        ("{}", {"PHOTOSERVE_CLAIM_IDLE_S": "0"}, "PHOTOSERVE_CLAIM_IDLE_S: Input should be"),
+    ],
+)
+def test_a_configuration_mistake_is_one_line_before_anything_starts(
+    tmp_path, models, setting, said
+):
+    user = tmp_path / "mine.yaml"
+    user.write_text(f"models:\n  {models}\n")
+    done = run_photoserve(tmp_path, 1, PHOTOSERVE_MODELS=str(user), **setting)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("photoserve: configuration: ") and said in done.stderr
+    assert len(done.stderr.splitlines()) == 1 and str(tmp_path) not in done.stderr
+    assert not (tmp_path / "redis").exists()
 
 
 def test_kill_group_of_a_gone_group_is_not_an_error():
