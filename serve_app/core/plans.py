@@ -15,6 +15,10 @@ class UnknownPlan(KeyError):
     pass
 
 
+class PlansError(ValueError):
+    """A plans file that cannot be used, said in one line naming the plan and the setting."""
+
+
 @dataclass(frozen=True)
 class Plan:
     name: str
@@ -41,13 +45,10 @@ class Plans:
 
     @classmethod
     def load(cls, path: Path) -> Plans:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-        plans = {
-            name: _plan(name, entry or {}) for name, entry in (data.get("plans") or {}).items()
-        }
-        anonymous = (data.get("anonymous") or {}).get("rate_limits") or {}
-        vendors = data.get("vendors") or {}
-        return cls(data.get("costs") or {}, plans, anonymous, vendors)
+        data = _read(Path(path))
+        plans = {name: _plan(name, entry or {}) for name, entry in _section(data, "plans").items()}
+        anonymous = _section(_section(data, "anonymous"), "rate_limits")
+        return cls(_section(data, "costs"), plans, anonymous, _section(data, "vendors"))
 
     def cost(self, operation: str, tier_kind: str, tier: str | int) -> int:
         table = self.costs[operation]
@@ -66,13 +67,46 @@ class Plans:
             raise UnknownPlan(plan) from exc
 
 
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise PlansError(f"{path.name}: not valid YAML{where}") from None
+    except OSError as exc:
+        raise PlansError(f"{path.name}: cannot be read ({exc.strerror})") from None
+    if not isinstance(data, dict):
+        raise PlansError(f"{path.name}: expected costs, plans and their settings")
+    return data
+
+
+def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key) or {}
+    if not isinstance(value, dict):
+        raise PlansError(f"plans file: `{key}` must be a mapping")
+    return value
+
+
+def _whole(plan: str, key: str, value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise PlansError(f"plan {plan}: {key} must be a whole number; got {value!r}") from None
+
+
 def _plan(name: str, entry: dict[str, Any]) -> Plan:
+    if not isinstance(entry, dict):
+        raise PlansError(f"plan {name}: expected its settings (free_daily, rate_limits, ...)")
+    limits = entry.get("rate_limits") or {}
+    if not isinstance(limits, dict):
+        raise PlansError(f"plan {name}: rate_limits must map a rate class to a number")
     return Plan(
         name=name,
-        free_daily=int(entry.get("free_daily", 0)),
+        free_daily=_whole(name, "free_daily", entry.get("free_daily", 0)),
         operations=tuple(entry.get("operations") or ("*",)),
-        rate_limits={k: int(v) for k, v in (entry.get("rate_limits") or {}).items()},
+        rate_limits={k: _whole(name, f"rate_limits.{k}", v) for k, v in limits.items()},
         grant=entry.get("grant"),
         vip=bool(entry.get("vip", False)),
-        max_in_flight=int(entry.get("max_in_flight", 0)),
+        max_in_flight=_whole(name, "max_in_flight", entry.get("max_in_flight", 0)),
     )

@@ -77,7 +77,7 @@ def _file(folder: Path, name: Any, where: str) -> Path | None:
         return None
     path = (folder / str(name)).resolve()
     if folder.resolve() not in path.parents or not path.is_file():
-        raise StyleCatalogError(f"{where}: {name!r} is not a file in {folder}.")
+        raise StyleCatalogError(f"{where}: {name!r} is not a file beside the catalog.")
     return path
 
 
@@ -101,15 +101,30 @@ def _style(entry: dict, folder: Path, where: str) -> Style:
 
 def _group(entry: dict, folder: Path, where: str) -> Group:
     where = f"{where} group {entry.get('id')!r}"
-    styles = tuple(_style(s, folder, where) for s in entry.get("styles") or ())
+    listed = entry.get("styles") or ()
+    if not isinstance(listed, list) or not all(isinstance(s, dict) for s in listed):
+        raise StyleCatalogError(f"{where}: `styles` must be a list of styles.")
+    styles = tuple(_style(s, folder, where) for s in listed)
     if not styles:
         raise StyleCatalogError(f"{where}: no styles.")
     return Group(_id(entry.get("id"), where), str(entry.get("title") or entry.get("id")), styles)
 
 
+def _read(path: Path) -> list:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise StyleCatalogError(f"{path.name}: not valid YAML{where}.") from None
+    groups = data.get("groups") if isinstance(data, dict) else None
+    if not isinstance(groups or [], list) or not all(isinstance(g, dict) for g in groups or []):
+        raise StyleCatalogError(f"{path.name}: `groups` must be a list of groups.")
+    return groups or []
+
+
 def _groups(path: Path) -> tuple[Group, ...]:
-    data = yaml.safe_load(path.read_text()) or {}
-    groups = tuple(_group(g, path.parent, path.name) for g in data.get("groups") or ())
+    groups = tuple(_group(g, path.parent, path.name) for g in _read(path))
     ids = [g.id for g in groups] + [s.id for g in groups for s in g.styles]
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:

@@ -16,16 +16,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
 import httpx
 from pydantic import ValidationError
+from pydantic_settings.exceptions import SettingsError
 
 from serve_app.core.catalog import Catalog, CatalogError
+from serve_app.core.plans import PlansError
 from serve_app.core.settings import Settings
 from serve_app.core.styles import StyleCatalogError
 from serve_app.process import local_state
+
+# mistakes in the environment or the config files: one line each, never a traceback
+CONFIG_ERRORS = (CatalogError, PlansError, StyleCatalogError, ValidationError, SettingsError)
 
 
 def _settings() -> Settings:
@@ -123,15 +129,19 @@ def cmd_check_config(args) -> int:
     """What `photoserve run` would start with (the environment's secrets, else those the
     data dir generated), or a cluster's environment: each problem named, exit 1."""
     from serve_app.core.settings import secret_problems
-    from serve_app.process.runner import with_secrets
+    from serve_app.process.runner import read_config, with_secrets
 
     settings = _settings()
     stored = local_state.stored_secrets(settings.data_dir.resolve())
     problems = secret_problems(with_secrets(settings, local_state.secret_env(os.environ, stored)))
+    try:
+        read_config(settings)
+    except CONFIG_ERRORS as exc:
+        problems.append(config_problem(exc))
     for problem in problems:
         print(f"photoserve: {problem}", file=sys.stderr)
     if not problems:
-        print("configuration ok: secrets set, none default or short")
+        print("configuration ok: secrets set, none default or short; models, plans and styles read")
     return 1 if problems else 0
 
 
@@ -262,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         args.url = local_url(_settings())
     try:
         return client_cli.run(args)
-    except (CatalogError, StyleCatalogError, ValidationError) as exc:
+    except CONFIG_ERRORS as exc:
         print(f"photoserve: configuration: {config_problem(exc)}", file=sys.stderr)
         return 2
     except httpx.TransportError as exc:
@@ -276,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def config_problem(exc: Exception) -> str:
     """One line for a settings or models-file mistake (pydantic's own text is a page)."""
+    if isinstance(exc, SettingsError):  # a value that is not JSON where JSON is expected
+        field = re.search(r'field "(\w+)"', str(exc))
+        return f"{_setting_name((field.group(1),) if field else ())}: not valid JSON"
     if not isinstance(exc, ValidationError):
         return str(exc)
     return "; ".join(

@@ -3,7 +3,8 @@ local Ray without the dashboard and without usage reporting, then Serve with the
 profile's application, built in this process and deployed as `serve run` would. SIGINT
 deletes the application (Serve stops its deployments in order: the ingress first, then the
 dispatcher, which finishes or hands back its jobs, then the models), and the local Ray goes
-with this process.
+with this process. If Serve gives up on a deployment while the application deploys, this
+process says which and why in one line and exits 1; the runner then stops the rest.
 
 Ray's processes share this process's group and die with it (Ray's own fate sharing); this
 process dies with the runner (serve_app/process/children.py).
@@ -133,12 +134,49 @@ def main(argv: list[str] | None = None) -> None:
     # machine, `ray.init(address="auto")` may find another one)
     address_file = get_settings().data_dir / local_ray.ADDRESS_FILE
     address_file.write_text(context.address_info["gcs_address"])
+    name = config["applications"][0]["name"]
     deploy(config, built)
     try:
+        failed = deploy_failure(name)
+        if failed:
+            # the runner stops Ray and Redis, as after Ctrl-C
+            print(f"photoserve: not started: {failed}", file=sys.stderr, flush=True)
+            sys.exit(1)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
-        serve.delete(config["applications"][0]["name"])
+        serve.delete(name)
+
+
+def deploy_failure(name: str, poll_s: float = 1.0) -> str | None:
+    """Waits while the application deploys: None once it runs; if Serve gives up on one of its
+    deployments (a replica that cannot start, however often it is retried), which and why."""
+    from ray import serve
+
+    while True:
+        status = serve.status().applications.get(name)
+        if status is not None and status.status == "RUNNING":
+            return None
+        if status is not None and status.status == "DEPLOY_FAILED":
+            return failure_line(status)
+        time.sleep(poll_s)
+
+
+def failure_line(status) -> str:
+    """The failed deployments and the last line of each one's error (the traceback's end),
+    rather than Serve's page of it."""
+    failed = {
+        name: deployment.message
+        for name, deployment in status.deployments.items()
+        if deployment.status == "DEPLOY_FAILED"
+    }
+    said = [f"{name} failed to start ({_last_line(message)})" for name, message in failed.items()]
+    return "; ".join(said) or _last_line(status.message)
+
+
+def _last_line(message: str) -> str:
+    lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
+    return lines[-1] if lines else "no reason given"
 
 
 if __name__ == "__main__":

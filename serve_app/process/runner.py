@@ -27,7 +27,9 @@ import httpx
 import yaml
 
 from serve_app.core.catalog import Catalog
+from serve_app.core.plans import Plans
 from serve_app.core.settings import CONFIGS, Settings, secret_problems
+from serve_app.core.styles import Styles
 from serve_app.process import children, instance, local_ray, local_state
 from serve_app.process.embedded_redis import EmbeddedRedis, free_port
 
@@ -230,7 +232,7 @@ def _run(settings: Settings, data_dir: Path, profile: Path | None) -> int:
     if left:
         print(f"photoserve: stopped {len(left)} processes a previous run left behind")
     secrets, created = local_state.ensure_secrets(data_dir)
-    catalog = Catalog.load(settings.models_file, settings.user_models_file, settings.weights)
+    catalog = read_config(settings)
     print("photoserve: preparing weights")
     import_weights(catalog)
     redis, redis_url = start_redis(data_dir)
@@ -244,6 +246,14 @@ def _run(settings: Settings, data_dir: Path, profile: Path | None) -> int:
         return 1
     driver = start_serve(settings, data_dir, profile, env)
     return supervise(settings, data_dir, driver, redis, env, created)
+
+
+def read_config(settings: Settings) -> Catalog:
+    """The files every replica reads, read here first: a mistake in one is said in one line
+    before anything starts (a replica failing on it left the start waiting, saying nothing)."""
+    Plans.load(settings.plans_file)
+    Styles.load(settings.styles_dir)
+    return Catalog.load(settings.models_file, settings.user_models_file, settings.weights)
 
 
 def with_secrets(settings: Settings, env: dict[str, str]) -> Settings:

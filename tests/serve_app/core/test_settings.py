@@ -57,3 +57,14 @@ def test_check_config_refuses_what_the_service_would(tmp_path):
     assert (
         overridden.returncode == 1 and "PHOTOSERVE_ADMIN_TOKEN is 5 characters" in overridden.stderr
     )
+
+
+def test_check_config_reads_the_files_the_replicas_read(tmp_path):
+    generated = {"key_secret": "k" * 43, "url_secret": "u" * 43, "admin_token": "adm_" + "a" * 32}
+    (tmp_path / "secrets.json").write_text(json.dumps(generated))
+    plans = tmp_path / "plans.yaml"
+    plans.write_text("plans:\n  free: {max_in_flight: few}\n")
+    refused = check_config(tmp_path, PHOTOSERVE_PLANS_FILE=str(plans))
+    assert refused.returncode == 1
+    assert "plan free: max_in_flight must be a whole number; got 'few'" in refused.stderr
+    assert "models, plans and styles read" in check_config(tmp_path).stdout

@@ -39,13 +39,16 @@ def test_a_catalog_loads_with_its_files(tmp_path):
     ("change", "reason"),
     [
         (("thumb: a.png", "thumb: missing.png"), "'missing.png' is not a file"),
-        (("thumb: a.png", "thumb: ../../etc/passwd"), "is not a file in"),
+        (("thumb: a.png", "thumb: ../../etc/passwd"), "is not a file beside the catalog"),
         (("id: 12,", "id: 11,"), "ids used twice: \\[11\\]"),
         (("id: 12,", "id: 1,"), "ids used twice"),
         (('prompt: "short hair", ', ""), "prompt is required"),
         (("strength: 0.5", "strength: 2"), "strength must be"),
         (("id: 12,", "id: -3,"), "id must be"),
         (("- id: 1\n", "- id: 1.5\n"), "id must be"),
+        (("title: One\n", "title: [One\n"), "not valid YAML at line 5"),
+        (("\n  - id: 1\n", "\n  - 1\n  - id: 1\n"), "`groups` must be a list of groups"),
+        (("- {id: 11,", "- 3\n      - {id: 11,"), "group 1: `styles` must be a list"),
     ],
 )
 def test_a_bad_catalog_fails_naming_the_file_and_style(tmp_path, change, reason):

@@ -95,6 +95,8 @@ def test_a_taken_port_is_said_before_anything_starts(tmp_path):
         ("fast:\n    ncnn_storage: bf16", {}, "use its name, not its alias"),
         ("[", {}, "not valid YAML at line"),
         ("{}", {"PHOTOSERVE_CLAIM_IDLE_S": "0"}, "PHOTOSERVE_CLAIM_IDLE_S: Input should be"),
+        ("{}", {"PHOTOSERVE_DEADLINES": "{upscale"}, "PHOTOSERVE_DEADLINES: not valid JSON"),
+        ("{}", {"PHOTOSERVE_PLANS_FILE": "no-such.yaml"}, "no-such.yaml: cannot be read"),
     ],
 )
 def test_a_configuration_mistake_is_one_line_before_anything_starts(
