@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from serve_app.core import yaml_files
 
 NCNN_STORAGE = ("fp32", "bf16")
 
@@ -47,12 +47,7 @@ class CatalogError(ValueError):
 def _read(path: Path | None) -> dict[str, dict]:
     if path is None or not Path(path).exists():
         return {}
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise CatalogError(f"{Path(path).name}: not valid YAML{where}") from None
+    data = yaml_files.read(Path(path), CatalogError)
     models = data.get("models") if isinstance(data, dict) else None
     if not isinstance(models or {}, dict):
         raise CatalogError(f"{Path(path).name}: `models` must map model names to settings")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from serve_app.core import yaml_files
 
 RATE_CLASSES = ("upload", "status", "result", "credits", "rotate", "webhook")
 
@@ -68,14 +68,7 @@ class Plans:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise PlansError(f"{path.name}: not valid YAML{where}") from None
-    except OSError as exc:
-        raise PlansError(f"{path.name}: cannot be read ({exc.strerror})") from None
+    data = yaml_files.read(path, PlansError)
     if not isinstance(data, dict):
         raise PlansError(f"{path.name}: expected costs, plans and their settings")
     return data

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from serve_app.core import yaml_files
 
 MAX_ID = 2**53 - 1  # JavaScript clients read ids as doubles
 
@@ -111,12 +111,7 @@ def _group(entry: dict, folder: Path, where: str) -> Group:
 
 
 def _read(path: Path) -> list:
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise StyleCatalogError(f"{path.name}: not valid YAML{where}.") from None
+    data = yaml_files.read(path, StyleCatalogError)
     groups = data.get("groups") if isinstance(data, dict) else None
     if not isinstance(groups or [], list) or not all(isinstance(g, dict) for g in groups or []):
         raise StyleCatalogError(f"{path.name}: `groups` must be a list of groups.")
