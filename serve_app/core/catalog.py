@@ -40,7 +40,7 @@ class ModelSpec:
         return path if path.is_absolute() else weights_dir / path
 
 
-class CatalogError(ValueError):
+class CatalogError(yaml_files.ConfigError):
     """A models file that cannot be used, said in one line an operator can act on."""
 
 

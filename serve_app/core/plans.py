@@ -15,7 +15,7 @@ class UnknownPlan(KeyError):
     pass
 
 
-class PlansError(ValueError):
+class PlansError(yaml_files.ConfigError):
     """A plans file that cannot be used, said in one line naming the plan and the setting."""
 
 

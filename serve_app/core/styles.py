@@ -22,7 +22,7 @@ from serve_app.core import yaml_files
 MAX_ID = 2**53 - 1  # JavaScript clients read ids as doubles
 
 
-class StyleCatalogError(ValueError):
+class StyleCatalogError(yaml_files.ConfigError):
     pass
 
 

@@ -9,6 +9,10 @@ from typing import Any
 import yaml
 
 
+class ConfigError(ValueError):
+    """An operator's file that cannot be used: each kind names the file, entry and setting."""
+
+
 def read(path: Path, error: type[Exception]) -> Any:
     try:
         return yaml.safe_load(path.read_text()) or {}

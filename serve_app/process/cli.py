@@ -24,14 +24,13 @@ import httpx
 from pydantic import ValidationError
 from pydantic_settings.exceptions import SettingsError
 
-from serve_app.core.catalog import Catalog, CatalogError
-from serve_app.core.plans import PlansError
+from serve_app.core.catalog import Catalog
 from serve_app.core.settings import Settings
-from serve_app.core.styles import StyleCatalogError
+from serve_app.core.yaml_files import ConfigError
 from serve_app.process import local_state
 
 # mistakes in the environment or the config files: one line each, never a traceback
-CONFIG_ERRORS = (CatalogError, PlansError, StyleCatalogError, ValidationError, SettingsError)
+CONFIG_ERRORS = (ConfigError, ValidationError, SettingsError)
 
 
 def _settings() -> Settings:

@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from serve_app.core import yaml_files
 from serve_app.core.catalog import Catalog
 from serve_app.core.plans import Plans
 from serve_app.core.settings import CONFIGS, Settings, secret_problems
@@ -49,8 +50,15 @@ QUIET_RAY = {
 }
 
 
+class ProfileError(yaml_files.ConfigError):
+    """A Serve profile (`photoserve run --config`) that cannot be used."""
+
+
 def serve_config(profile: Path, host: str, port: int) -> dict:
-    config = yaml.safe_load(profile.read_text())
+    config = yaml_files.read(profile, ProfileError)
+    applications = config.get("applications") if isinstance(config, dict) else None
+    if not isinstance(applications, list) or len(applications) != 1:
+        raise ProfileError(f"{profile.name}: expected `applications` with one application")
     config.setdefault("http_options", {}).update(host=host, port=port)
     return config
 
@@ -233,6 +241,7 @@ def _run(settings: Settings, data_dir: Path, profile: Path | None) -> int:
         print(f"photoserve: stopped {len(left)} processes a previous run left behind")
     secrets, created = local_state.ensure_secrets(data_dir)
     catalog = read_config(settings)
+    config = serve_config(profile or CONFIGS / "serve.cpu.yaml", settings.host, settings.port)
     print("photoserve: preparing weights")
     import_weights(catalog)
     redis, redis_url = start_redis(data_dir)
@@ -244,7 +253,7 @@ def _run(settings: Settings, data_dir: Path, profile: Path | None) -> int:
         if redis is not None:
             redis.stop()
         return 1
-    driver = start_serve(settings, data_dir, profile, env)
+    driver = start_serve(config, data_dir, env)
     return supervise(settings, data_dir, driver, redis, env, created)
 
 
@@ -279,8 +288,7 @@ def start_redis(data_dir: Path) -> tuple[EmbeddedRedis | None, str]:
     return redis, redis.url
 
 
-def start_serve(settings, data_dir: Path, profile: Path | None, env) -> subprocess.Popen:
-    config = serve_config(profile or CONFIGS / "serve.cpu.yaml", settings.host, settings.port)
+def start_serve(config: dict, data_dir: Path, env) -> subprocess.Popen:
     generated = data_dir / "serve.generated.yaml"
     generated.write_text(yaml.safe_dump(config, sort_keys=False))
     command = [sys.executable, "-m", "serve_app.process.launcher", str(generated)]

@@ -111,6 +111,18 @@ def test_a_configuration_mistake_is_one_line_before_anything_starts(
     assert not (tmp_path / "redis").exists()
 
 
+def test_a_bad_serve_profile_is_one_line_before_anything_starts(tmp_path):
+    profile = tmp_path / "profile.yaml"
+    profile.write_text("proxy_location: EveryNode\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOSERVE_")}
+    env.update(PHOTOSERVE_DATA_DIR=str(tmp_path), PHOTOSERVE_PORT="1")
+    command = [sys.executable, "-m", "serve_app.process.cli", "run", "--config", str(profile)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and not (tmp_path / "redis").exists()
+    said = "photoserve: configuration: profile.yaml: expected `applications` with one application"
+    assert done.stderr.strip() == said
+
+
 def test_kill_group_of_a_gone_group_is_not_an_error():
     process = subprocess.Popen(["true"], start_new_session=True)
     process.wait()
