@@ -170,16 +170,21 @@ def wait_ready(url: str, process: subprocess.Popen, timeout_s: float) -> bool:
     return False
 
 
-def cli_path() -> str:
-    path = Path(sys.executable).parent / "photoserve"
+def shown(path: Path) -> str:
+    """A path as the terminal shows it: from the working directory when it is inside (what
+    the user typed from, and no machine layout in a pasted log)."""
     try:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
 
 
+def cli_path() -> str:
+    return shown(Path(sys.executable).parent / "photoserve")
+
+
 def banner(url: str, admin_token: str, new_token: bool, data_dir: Path) -> str:
-    token_file = data_dir / local_state.ADMIN_TOKEN_FILE
+    token_file = shown(data_dir / local_state.ADMIN_TOKEN_FILE)
     token_line = (
         f"  admin token (shown once, also in {token_file}): {admin_token}"
         if new_token
@@ -283,7 +288,7 @@ def start_redis(data_dir: Path) -> tuple[EmbeddedRedis | None, str]:
         local_state.write_redis_url(data_dir, redis_url)
         return None, redis_url
     redis = EmbeddedRedis(data_dir / "redis", env=instance.marked(data_dir)).start()
-    print(f"photoserve: embedded Redis on {redis.url} (data in {redis.directory})")
+    print(f"photoserve: embedded Redis on {redis.url} (data in {shown(redis.directory)})")
     local_state.write_redis_url(data_dir, redis.url)
     return redis, redis.url
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import socket
 import stat
+from pathlib import Path
 
 from serve_app.core.settings import CONFIGS, Settings
 from serve_app.process import local_state, runner
@@ -62,6 +63,13 @@ def test_banner_tells_how_to_get_a_key(tmp_path):
     assert "http://127.0.0.1:8000/docs" in text
     assert "photoserve accounts create" in text and "adm_x" in text
     assert "adm_x" not in runner.banner("http://127.0.0.1:8000", "adm_x", False, tmp_path)
+
+
+def test_paths_under_the_working_directory_are_shown_from_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = runner.banner("http://127.0.0.1:8000", "adm_x", False, tmp_path / ".photoserve")
+    assert "or .photoserve/admin_token" in text and str(tmp_path) not in text
+    assert runner.shown(Path("/elsewhere/x")) == "/elsewhere/x"
 
 
 def test_cli_talks_to_the_configured_port_unless_an_instance_recorded_its_own(
