@@ -171,7 +171,12 @@ def cmd_weights_import(args) -> int:
 def cmd_weights_fetch(args) -> int:
     from deployments.common import weights
 
-    return _report(weights.fetch_all(_catalog(), args.models or None))
+    catalog = _catalog()
+    unknown = [name for name in args.models or () if name not in catalog.specs]
+    if unknown:  # fetching nothing and saying nothing looked like success
+        known = ", ".join(sorted(catalog.specs))
+        sys.exit(f"photoserve weights fetch: no model {', '.join(unknown)}; one of {known}")
+    return _report(weights.fetch_all(catalog, args.models or None))
 
 
 def cmd_weights_list(args) -> int:

@@ -178,6 +178,8 @@ async def test_weights_offline_say_what_to_fetch_and_import_checks_it(tmp_path):
         PHOTOSERVE_MODELS=str(models_file(tmp_path, data)),
         PHOTOSERVE_WEIGHTS_DIR=str(tmp_path / "weights"),
     )
+    code, _, stderr = await photoserve(env, "weights", "fetch", "u2net", "u2nett")
+    assert code == 1 and "no model u2nett; one of " in stderr
     code, stdout, _ = await photoserve(env, "weights", "fetch", "u2net")
     assert code == 1
     assert "http://127.0.0.1:9/u2net.pth" in stdout and hashlib.sha256(data).hexdigest() in stdout
