@@ -66,6 +66,12 @@ class InFlight:
     task: asyncio.Task | None = None
 
 
+def heartbeat_s(claim_idle_s: float) -> float:
+    """Four beats per claim window, whatever its length: a stalled beat or two still keeps a
+    running job's entry ours (a floor of 0.5 s once let a 0.4 s window lapse between beats)."""
+    return claim_idle_s / 4
+
+
 class Dispatcher:
     def __init__(self, rt: Runtime, lanes: dict[str, Lane], consumer: str):
         self.rt = rt
@@ -179,8 +185,7 @@ class Dispatcher:
     async def _heartbeat(self) -> None:
         """Keep our own pending entries young, so nobody reclaims a job we are running; let
         go of decoded photos nobody asked for lately."""
-        # four beats per claim window: a stalled beat or two still keeps the entry ours
-        interval = self.rt.settings.claim_idle_s / 4
+        interval = heartbeat_s(self.rt.settings.claim_idle_s)
         while not self.stopping.is_set():
             await asyncio.sleep(interval)
             self.executor.recent.expire()

@@ -11,7 +11,7 @@ import pytest
 from loadtest.photos import photo_bytes
 from serve_app.billing import accounts, ledger
 from serve_app.engine import jobs
-from serve_app.engine.dispatcher import Dispatcher, ensure_group
+from serve_app.engine.dispatcher import Dispatcher, ensure_group, heartbeat_s
 from tests.helpers.dispatch import GatedBackend, finished, lanes
 from tests.helpers.dispatch import submit_upscale as submit
 from tests.helpers.runtime import money, wait_for
@@ -146,6 +146,11 @@ async def test_a_live_consumer_keeps_its_long_job(rt, dispatchers):
     assert second.started == 0
     first.gate.set()
     assert (await finished(rt, job.job_id)).status == "done"
+
+
+@pytest.mark.parametrize("window_s", [0.4, 1.0, 5.0, 60.0])
+def test_the_heartbeat_beats_well_inside_every_claim_window(window_s):
+    assert heartbeat_s(window_s) <= window_s / 3
 
 
 async def test_graceful_stop_hands_unfinished_jobs_back(rt, dispatchers):
