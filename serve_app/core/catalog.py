@@ -47,14 +47,19 @@ class CatalogError(yaml_files.ConfigError):
 def _read(path: Path | None) -> dict[str, dict]:
     if path is None or not Path(path).exists():
         return {}
-    data = yaml_files.read(Path(path), CatalogError)
-    models = data.get("models") if isinstance(data, dict) else None
-    if not isinstance(models or {}, dict):
-        raise CatalogError(f"{Path(path).name}: `models` must map model names to settings")
-    for name, entry in (models or {}).items():
-        if not isinstance(entry, dict):
-            raise CatalogError(f"model {name}: expected its settings (operation, arch, file, ...)")
-    return models or {}
+    data = yaml_files.read(Path(path), CatalogError, "`models:`")
+    models = yaml_files.mapping(
+        data.get("models"),
+        CatalogError,
+        f"{Path(path).name}: `models` must map model names to settings",
+    )
+    return {name: _entry(name, entry) for name, entry in models.items()}
+
+
+def _entry(name: str, entry: Any) -> dict:
+    return yaml_files.mapping(
+        entry, CatalogError, f"model {name}: expected its settings (operation, arch, file, ...)"
+    )
 
 
 def _storage(name: str, value: str) -> str:
@@ -64,11 +69,7 @@ def _storage(name: str, value: str) -> str:
 
 
 def _int(name: str, entry: dict, key: str, default: int) -> int:
-    value = entry.get(key, default)
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise CatalogError(f"model {name}: {key} must be a whole number; got {value!r}") from None
+    return yaml_files.whole(entry.get(key, default), CatalogError, f"model {name}: {key}")
 
 
 def _spec(name: str, entry: dict) -> ModelSpec:

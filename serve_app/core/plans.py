@@ -45,8 +45,8 @@ class Plans:
 
     @classmethod
     def load(cls, path: Path) -> Plans:
-        data = _read(Path(path))
-        plans = {name: _plan(name, entry or {}) for name, entry in _section(data, "plans").items()}
+        data = yaml_files.read(Path(path), PlansError, "costs, plans and their settings")
+        plans = {name: _plan(name, entry) for name, entry in _section(data, "plans").items()}
         anonymous = _section(_section(data, "anonymous"), "rate_limits")
         return cls(_section(data, "costs"), plans, anonymous, _section(data, "vendors"))
 
@@ -67,33 +67,21 @@ class Plans:
             raise UnknownPlan(plan) from exc
 
 
-def _read(path: Path) -> dict[str, Any]:
-    data = yaml_files.read(path, PlansError)
-    if not isinstance(data, dict):
-        raise PlansError(f"{path.name}: expected costs, plans and their settings")
-    return data
-
-
 def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key) or {}
-    if not isinstance(value, dict):
-        raise PlansError(f"plans file: `{key}` must be a mapping")
-    return value
+    return yaml_files.mapping(data.get(key), PlansError, f"plans file: `{key}` must be a mapping")
 
 
 def _whole(plan: str, key: str, value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise PlansError(f"plan {plan}: {key} must be a whole number; got {value!r}") from None
+    return yaml_files.whole(value, PlansError, f"plan {plan}: {key}")
 
 
-def _plan(name: str, entry: dict[str, Any]) -> Plan:
-    if not isinstance(entry, dict):
-        raise PlansError(f"plan {name}: expected its settings (free_daily, rate_limits, ...)")
-    limits = entry.get("rate_limits") or {}
-    if not isinstance(limits, dict):
-        raise PlansError(f"plan {name}: rate_limits must map a rate class to a number")
+def _plan(name: str, entry: Any) -> Plan:
+    entry = yaml_files.mapping(
+        entry, PlansError, f"plan {name}: expected its settings (free_daily, rate_limits, ...)"
+    )
+    limits = yaml_files.mapping(
+        entry.get("rate_limits"), PlansError, f"plan {name}: rate_limits must map a rate class"
+    )
     return Plan(
         name=name,
         free_daily=_whole(name, "free_daily", entry.get("free_daily", 0)),

@@ -101,9 +101,9 @@ def _style(entry: dict, folder: Path, where: str) -> Style:
 
 def _group(entry: dict, folder: Path, where: str) -> Group:
     where = f"{where} group {entry.get('id')!r}"
-    listed = entry.get("styles") or ()
-    if not isinstance(listed, list) or not all(isinstance(s, dict) for s in listed):
-        raise StyleCatalogError(f"{where}: `styles` must be a list of styles.")
+    listed = yaml_files.mappings(
+        entry.get("styles"), StyleCatalogError, f"{where}: `styles` must be a list of styles."
+    )
     styles = tuple(_style(s, folder, where) for s in listed)
     if not styles:
         raise StyleCatalogError(f"{where}: no styles.")
@@ -111,11 +111,10 @@ def _group(entry: dict, folder: Path, where: str) -> Group:
 
 
 def _read(path: Path) -> list:
-    data = yaml_files.read(path, StyleCatalogError)
-    groups = data.get("groups") if isinstance(data, dict) else None
-    if not isinstance(groups or [], list) or not all(isinstance(g, dict) for g in groups or []):
-        raise StyleCatalogError(f"{path.name}: `groups` must be a list of groups.")
-    return groups or []
+    data = yaml_files.read(path, StyleCatalogError, "`groups:`")
+    return yaml_files.mappings(
+        data.get("groups"), StyleCatalogError, f"{path.name}: `groups` must be a list of groups."
+    )
 
 
 def _groups(path: Path) -> tuple[Group, ...]:

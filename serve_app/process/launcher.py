@@ -155,9 +155,10 @@ def deploy_failure(name: str, poll_s: float = 1.0) -> str | None:
 
     while True:
         status = serve.status().applications.get(name)
-        if status is not None and status.status == "RUNNING":
+        state = status.status if status else None
+        if state == "RUNNING":
             return None
-        if status is not None and status.status == "DEPLOY_FAILED":
+        if state == "DEPLOY_FAILED":
             return failure_line(status)
         time.sleep(poll_s)
 
@@ -165,12 +166,11 @@ def deploy_failure(name: str, poll_s: float = 1.0) -> str | None:
 def failure_line(status) -> str:
     """The failed deployments and the last line of each one's error (the traceback's end),
     rather than Serve's page of it."""
-    failed = {
-        name: deployment.message
+    said = [
+        f"{name} failed to start ({_last_line(deployment.message)})"
         for name, deployment in status.deployments.items()
         if deployment.status == "DEPLOY_FAILED"
-    }
-    said = [f"{name} failed to start ({_last_line(message)})" for name, message in failed.items()]
+    ]
     return "; ".join(said) or _last_line(status.message)
 
 

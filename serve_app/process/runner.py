@@ -55,8 +55,8 @@ class ProfileError(yaml_files.ConfigError):
 
 
 def serve_config(profile: Path, host: str, port: int) -> dict:
-    config = yaml_files.read(profile, ProfileError)
-    applications = config.get("applications") if isinstance(config, dict) else None
+    config = yaml_files.read(profile, ProfileError, "`applications` with one application")
+    applications = config.get("applications")
     if not isinstance(applications, list) or len(applications) != 1:
         raise ProfileError(f"{profile.name}: expected `applications` with one application")
     config.setdefault("http_options", {}).update(host=host, port=port)

@@ -4,6 +4,7 @@ import pytest
 
 from serve_app.core.catalog import Catalog, CatalogError
 from serve_app.core.settings import CONFIGS
+from tests.helpers.config_files import refusal
 
 
 def test_shipped_catalog_has_the_three_upscalers(tmp_path):
@@ -52,12 +53,12 @@ models:
         ("models:\n  u2net: 3\n", "model u2net: expected its settings"),
         ("models:\n  mine:\n    arch: RRDBNet\n", "model mine: operation, file missing"),
         ("models:\n  - u2net\n", "mine.yaml: `models` must map model names"),
+        ("- models\n", "mine.yaml: expected `models:`"),
         ("models: {u2net: [\n", "mine.yaml: not valid YAML at line 2"),
     ],
 )
 def test_a_bad_user_file_is_refused_saying_where(tmp_path, text, said):
-    user = tmp_path / "mine.yaml"
-    user.write_text(text)
-    with pytest.raises(CatalogError) as refused:
-        Catalog.load(CONFIGS / "models.yaml", user, tmp_path)
-    assert said in str(refused.value) and str(tmp_path) not in str(refused.value)
+    def load(user):
+        return Catalog.load(CONFIGS / "models.yaml", user, tmp_path)
+
+    assert said in refusal(load, tmp_path / "mine.yaml", text, CatalogError)

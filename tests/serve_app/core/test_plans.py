@@ -7,6 +7,7 @@ import pytest
 
 from serve_app.core.plans import Plans, PlansError
 from serve_app.core.settings import CONFIGS
+from tests.helpers.config_files import refusal
 
 SHIPPED = (CONFIGS / "plans.yaml").read_text()
 
@@ -30,11 +31,7 @@ def test_the_shipped_plans_load_with_their_limits():
     ],
 )
 def test_a_bad_plans_file_is_refused_saying_where(tmp_path, text, said):
-    mine = tmp_path / "mine.yaml"
-    mine.write_text(text)
-    with pytest.raises(PlansError) as refused:
-        Plans.load(mine)
-    assert said in str(refused.value) and str(tmp_path) not in str(refused.value)
+    assert said in refusal(Plans.load, tmp_path / "mine.yaml", text, PlansError)
 
 
 def test_a_missing_plans_file_is_said_by_name(tmp_path):
